@@ -1,0 +1,1 @@
+"""Readers and writers: files become Sources, Nodes and Stacks. No Qt here."""

@@ -1,0 +1,1 @@
+"""Data files owlx ships: scattering-factor tables, material presets, colormaps."""
