@@ -1,0 +1,207 @@
+"""Frame loading for the GUI: read, mask and render on workers, cache, prefetch.
+
+The GUI thread never reads from disk (spec/viewer.md W6). A request for frame i is answered at
+once from the cache when its rendered colour-index image is there; otherwise a high-priority
+job reads the frame (and its mask), renders it with :func:`owlx.core.display.render` and hands
+the result back through the queued ``frame_ready`` signal. After every delivery the
+neighbouring frames in display order are prefetched at low priority. A new request cancels the
+obsolete ones, so fast key repeat never builds a queue.
+
+Cache keys carry a stack token (new for every stack opened), so a reload or another dataset
+never shows stale frames.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import astuple, dataclass, fields
+from typing import Sequence
+
+import numpy as np
+from PyQt5 import QtCore
+
+from ..core.display import DisplaySettings, MaskSettings, histogram, render
+from ..frames import FrameCache
+from ..io.maskbits import valid_from_bits
+from ..io.source import Stack
+from ..jobs import Job, JobContext
+from .qt_jobs import QtJobRunner
+
+_tokens = itertools.count(1)
+
+
+@dataclass
+class FrameResult:
+    """A frame ready for display: raw values (for the readout), validity mask, rendering."""
+
+    stack_token: int
+    index: int
+    raw: np.ndarray
+    valid: np.ndarray | None
+    rendered: object  # owlx.core.display.Rendered
+    mask_raw: np.ndarray | None = None  # raw mask values (CXI bits) for the readout
+    hist_counts: np.ndarray | None = None  # histogram of valid values for the display panel
+    hist_edges: np.ndarray | None = None
+
+
+class FrameLoader(QtCore.QObject):
+    frame_ready = QtCore.pyqtSignal(object)  # FrameResult
+    load_failed = QtCore.pyqtSignal(int, str)  # frame index, message
+
+    PRIMARY, PREFETCH = 10, 0  # thread-pool priorities
+
+    def __init__(self, cache_mb: int = 1024, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self.cache = FrameCache(cache_mb * 2**20)
+        self.runner = QtJobRunner(max_threads=2, parent=self)
+        self.stack: Stack | None = None
+        self.mask_stack: Stack | None = None
+        self.stack_token = 0
+        self.display = DisplaySettings()
+        self.mask = MaskSettings()
+        self._render_key: tuple = ()
+        self._shared_valid: tuple[tuple, np.ndarray | None] | None = None
+        self._pending: dict[int, Job] = {}
+        self._wanted: int | None = None
+
+    # -- configuration (GUI thread) -----------------------------------------------------------
+    def set_stack(self, stack: Stack | None, mask_stack: Stack | None = None) -> None:
+        self._cancel_pending()
+        self.stack, self.mask_stack = stack, mask_stack
+        self.stack_token = next(_tokens)
+        self._shared_valid = None
+        self.cache.clear()
+        self._update_render_key()
+
+    def set_mask_stack(self, mask_stack: Stack | None) -> None:
+        self._cancel_pending()
+        self.mask_stack = mask_stack
+        self._shared_valid = None
+        self.stack_token = next(_tokens)  # masks change renders (percentiles exclude them)
+        self.cache.clear()
+        self._update_render_key()
+
+    def set_render_settings(self, display: DisplaySettings, mask: MaskSettings) -> None:
+        if display == self.display and mask == self.mask:
+            return
+        self._cancel_pending()
+        self.display, self.mask = display, mask
+        self._update_render_key()
+        # Rendered images of the old settings are dead weight; raw frames stay cached.
+        self.cache.discard(lambda k: k[0] == "render")
+
+    def set_cache_mb(self, mb: int) -> None:
+        self.cache.resize(int(mb) * 2**20)
+
+    def _update_render_key(self) -> None:
+        # Settings dataclasses may be mutable (unhashable): key on their field values.
+        self._render_key = (self.stack_token, astuple(self.display), astuple(self.mask))
+
+    # -- requests (GUI thread) ----------------------------------------------------------------
+    def request(self, index: int, neighbours: Sequence[int] = ()) -> bool:
+        """Ask for frame ``index``; prefetch ``neighbours`` afterwards. Returns True when the
+        frame was delivered synchronously from the cache."""
+        if self.stack is None:
+            return False
+        self._wanted = index
+        for i, job in list(self._pending.items()):
+            if i != index and i not in neighbours:
+                job.cancel()
+                del self._pending[i]
+        hit = self.cache.get(("render", self._render_key, index))
+        if hit is not None:
+            self.frame_ready.emit(hit)
+            self._prefetch(neighbours)
+            return True
+        if index not in self._pending:
+            self._submit(index, self.PRIMARY)
+        self._neighbours = list(neighbours)
+        return False
+
+    def _prefetch(self, neighbours: Sequence[int]) -> None:
+        for i in neighbours:
+            if i in self._pending or ("render", self._render_key, i) in self.cache:
+                continue
+            self._submit(i, self.PREFETCH)
+
+    def _submit(self, index: int, priority: int) -> None:
+        stack, mask_stack, key = self.stack, self.mask_stack, self._render_key
+        display, mask = self.display, self.mask
+
+        def work(ctx: JobContext) -> FrameResult:
+            ctx.check()
+            return self._load(stack, mask_stack, key, display, mask, index, ctx)
+
+        job = Job(work, name=f"frame {index}")
+        self._pending[index] = job
+        handle = self.runner.submit(job, quiet=True, priority=priority)
+        handle.finished.connect(lambda outcome, i=index, k=key, j=job: self._finished(i, k, j, outcome))
+
+    def _cancel_pending(self) -> None:
+        for job in self._pending.values():
+            job.cancel()
+        self._pending.clear()
+        self._wanted = None
+
+    # -- worker side --------------------------------------------------------------------------
+    def _mask_for(self, mask_stack: Stack | None, mask: MaskSettings, index: int):
+        """(raw mask, valid mask) of a frame; a shared mask is read and converted once."""
+        if mask_stack is None:
+            return None, None
+        if len(mask_stack) == 1:
+            key = (id(mask_stack), mask.out_bits, mask.invert, mask.enabled)
+            cached = self._shared_valid
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            raw = mask_stack[0]
+            pair = (raw, valid_from_bits(raw, mask.out_bits, mask.invert) if mask.enabled else None)
+            self._shared_valid = (key, pair)  # a benign race: both workers compute the same pair
+            return pair
+        raw = mask_stack[index]
+        return raw, valid_from_bits(raw, mask.out_bits, mask.invert) if mask.enabled else None
+
+    def _load(self, stack, mask_stack, key, display, mask, index, ctx: JobContext) -> FrameResult:
+        raw_key = ("raw", key[0], index)
+        raw = self.cache.get(raw_key)
+        if raw is None:
+            raw = stack[index]
+            self.cache.put(raw_key, raw)
+        ctx.check()
+        mask_raw, valid = self._mask_for(mask_stack, mask, index)
+        rendered = render(raw, valid, display)
+        counts = edges = None
+        if rendered.index.ndim == 2:
+            counts, edges = histogram(rendered.real if rendered.real is not None else raw, valid, bins=100)
+        result = FrameResult(key[0], index, raw, valid, rendered, mask_raw, counts, edges)
+        self.cache.put(("render", key, index), _RenderEntry(result))
+        return result
+
+    # -- delivery (GUI thread) ----------------------------------------------------------------
+    def _finished(self, index: int, key: tuple, job: Job, outcome) -> None:
+        if self._pending.get(index) is job:
+            del self._pending[index]
+        if outcome.status == "failed":
+            if index == self._wanted and key == self._render_key:
+                self.load_failed.emit(index, str(outcome.error))
+            return
+        if outcome.status != "done" or key != self._render_key:
+            return
+        if index == self._wanted:
+            self.frame_ready.emit(outcome.value)
+            self._prefetch(getattr(self, "_neighbours", ()))
+
+    def shutdown(self) -> None:
+        self._cancel_pending()
+        self.runner.wait(5000)
+
+
+class _RenderEntry(FrameResult):
+    """Cache wrapper counting the bytes of the rendered index image (raw is cached apart)."""
+
+    def __init__(self, result: FrameResult):
+        super().__init__(**{f.name: getattr(result, f.name) for f in fields(FrameResult)})
+
+    @property
+    def nbytes(self) -> int:
+        index = getattr(self.rendered, "index", None)
+        return int(index.nbytes) if index is not None else 64

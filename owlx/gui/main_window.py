@@ -1,0 +1,567 @@
+"""The owlx main window: data tree (left), image view with frame browser (centre), display
+panel (right), console dock (bottom, on demand) and the status bar (spec/viewer.md §1).
+
+The window observes a :class:`owlx.session.Session` and drives a :class:`FrameLoader`; it does
+no computing beyond picking a colour table. Errors a user can cause arrive as
+:class:`owlx.OwlxError` and are shown in the status bar, never as a traceback, and never lose
+what is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PyQt5 import QtCore, QtGui, QtWidgets
+
+from ..core.display import DisplaySettings, MaskSettings
+from ..core.geometry import beam_center, q_resolution
+from ..errors import OwlxError
+from ..io.maskbits import bit_names
+from ..session import Session
+from .colormaps import colour_table
+from .console import ConsoleDock
+from .data_tree import DataTree
+from .display_panel import DisplayPanel
+from .frame_browser import FrameBrowser
+from .frame_loader import FrameLoader, FrameResult
+from .image_view import FrameView
+from .qt_jobs import QtJobRunner
+from .settings import AppSettings
+from .status import ErrorIndicator, JobIndicator, format_readout
+
+log = logging.getLogger(__name__)
+
+OPEN_FILTER = (
+    "All supported (*.cxi *.h5 *.hdf5 *.nxs *.edf *.edf.gz *.edf.bz2 *.mrc *.mrcs *.map *.st "
+    "*.tif *.tiff *.npy *.dat);;CXI/HDF5 (*.cxi *.h5 *.hdf5 *.nxs);;EDF (*.edf *.edf.gz *.edf.bz2);;"
+    "MRC (*.mrc *.mrcs *.map *.st);;TIFF (*.tif *.tiff);;NumPy (*.npy);;FIB-SEM (*.dat);;All files (*)"
+)
+
+
+def _render_fields(display: DisplaySettings) -> DisplaySettings:
+    """The part of the display settings that changes the colour-index image (the colormap is
+    applied afterwards through the colour table, so changing it needs no re-render)."""
+    return replace(display, colormap="gray", invert_colormap=False)
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """One file per window. ``session`` is shared with the console and scripts."""
+
+    frame_displayed = QtCore.pyqtSignal(int)  # emitted after a frame reached the view
+
+    def __init__(self, session: Session | None = None, settings: AppSettings | None = None):
+        super().__init__()
+        self.settings = settings or AppSettings()
+        self.session = session or Session(
+            display=self.settings.display_settings(), mask=self.settings.mask_settings()
+        )
+        self.jobs = QtJobRunner(max_threads=2, parent=self)
+        self.loader = FrameLoader(cache_mb=self.settings.cache_mb(), parent=self)
+        self.current: FrameResult | None = None
+        self._hover: tuple[int, int] = (-1, -1)
+        self.console: ConsoleDock | None = None
+
+        self.setWindowTitle("owlx")
+        self.setAcceptDrops(True)
+        self.resize(1400, 900)
+        self._build_central()
+        self._build_docks()
+        self._build_status_bar()
+        self._build_actions()
+        self._connect_session()
+
+        self.slideshow = QtCore.QTimer(self)
+        self.slideshow.setInterval(2000)
+        self.slideshow.timeout.connect(self._slideshow_step)
+
+        self.display_panel.set_settings(self.session.display)
+        self.display_panel.set_mask_settings(self.session.mask_settings)
+        self._apply_render_settings()
+        self._restore_layout()
+
+    # -- construction -------------------------------------------------------------------------
+    def _build_central(self) -> None:
+        self.view = FrameView(self)
+        self.browser = FrameBrowser(self)
+        central = QtWidgets.QWidget(self)
+        layout = QtWidgets.QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.browser)
+        self.setCentralWidget(central)
+        self.view.pixel_hovered.connect(self._on_hover)
+        self.browser.position_requested.connect(self._goto_position)
+        self.browser.frame_requested.connect(self.goto_frame)
+        self.browser.play_toggled.connect(self.set_slideshow)
+
+    def _dock(self, title: str, name: str, widget: QtWidgets.QWidget, area) -> QtWidgets.QDockWidget:
+        dock = QtWidgets.QDockWidget(title, self)
+        dock.setObjectName(name)  # needed to save and restore the dock layout
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.tree = DataTree(self)
+        self.tree_dock = self._dock("Data", "tree_dock", self.tree, QtCore.Qt.LeftDockWidgetArea)
+        self.tree.dataset_activated.connect(self._on_dataset_activated)
+        self.display_panel = DisplayPanel(self)
+        scroll = QtWidgets.QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.display_panel)
+        self.display_dock = self._dock("Display", "display_dock", scroll, QtCore.Qt.RightDockWidgetArea)
+        self.display_panel.settings_changed.connect(self._on_panel_display)
+        self.display_panel.mask_settings_changed.connect(self._on_panel_mask)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.readout_label = QtWidgets.QLabel(self)
+        self.readout_label.setMinimumWidth(420)
+        self.frame_label = QtWidgets.QLabel(self)
+        self.job_indicator = JobIndicator(self.jobs, self)
+        self.error_indicator = ErrorIndicator(self)
+        bar.addWidget(self.readout_label, 1)
+        bar.addPermanentWidget(self.frame_label)
+        bar.addPermanentWidget(self.job_indicator)
+        bar.addPermanentWidget(self.error_indicator)
+        self.jobs.job_failed.connect(lambda name, o: self.error_indicator.add(f"{name}: {o.error}", o.traceback))
+
+    def _action(self, menu, text, slot, shortcut=None, checkable=False, tip=None):
+        act = QtWidgets.QAction(text, self)
+        if shortcut:
+            act.setShortcuts([QtGui.QKeySequence(s) for s in (shortcut if isinstance(shortcut, list) else [shortcut])])
+        act.setCheckable(checkable)
+        if tip:
+            act.setToolTip(tip)
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        self.addAction(act)  # shortcuts work while the menu bar is hidden (full screen)
+        return act
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        fm = mb.addMenu("&File")
+        self._action(fm, "&Open…", self.open_dialog, "Ctrl+O")
+        self.recent_menu = fm.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._action(fm, "&Reload", self.reload, "F5")
+        fm.addSeparator()
+        self._action(fm, "Save view as &PNG", self.save_png, "Ctrl+P")
+        self._action(fm, "Save PNG &as…", self.save_png_as, "Ctrl+Shift+P")
+        fm.addSeparator()
+        self._action(fm, "&Close file", self.close_file, "Ctrl+W")
+        self._action(fm, "&Quit", self.close, "Ctrl+Q")
+
+        em = mb.addMenu("&Edit")
+        # Ctrl+C copies the image only while the view has focus (scope View): a widget-bound
+        # shortcut, so that text fields and the console keep their own Ctrl+C.
+        copy = QtWidgets.QShortcut(QtGui.QKeySequence.Copy, self.view, self.copy_image)
+        copy.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
+        self._action(em, "Copy image", self.copy_image).setToolTip("Ctrl+C while the image view has focus")
+
+        vm = mb.addMenu("&View")
+        self._action(vm, "&Go to frame…", self.browser.focus_index_field, "Ctrl+J")
+        self._action(vm, "Data &tree", lambda: self._toggle_dock(self.tree_dock), "Ctrl+T")
+        self._action(vm, "&Display panel", lambda: self._toggle_dock(self.display_dock), "Ctrl+D")
+        self.console_action = self._action(vm, "&Console", self.toggle_console, "Ctrl+Shift+C")
+        ok, why = ConsoleDock.available()
+        if not ok:
+            self.console_action.setEnabled(False)
+            self.console_action.setToolTip(f"Console unavailable: {why}")
+        self._action(vm, "&Full screen", self.toggle_full_screen, ["Ctrl+F", "F11"])
+
+        hm = mb.addMenu("&Help")
+        self._action(hm, "Reset settings", self.reset_settings)
+        self._action(hm, "About owlx", self._about)
+
+        # View-scope keys: active only while the image view has focus (spec/viewer.md §14).
+        view_keys = {
+            QtCore.Qt.Key_Right: lambda: self.session.step(1),
+            QtCore.Qt.Key_Down: lambda: self.session.step(1),
+            QtCore.Qt.Key_Left: lambda: self.session.step(-1),
+            QtCore.Qt.Key_Up: lambda: self.session.step(-1),
+            QtCore.Qt.Key_PageDown: lambda: self.session.step(10),
+            QtCore.Qt.Key_PageUp: lambda: self.session.step(-10),
+            QtCore.Qt.Key_Home: self.session.first,
+            QtCore.Qt.Key_End: self.session.last,
+            QtCore.Qt.Key_Space: lambda: self.set_slideshow(not self.slideshow.isActive()),
+        }
+        self._view_shortcuts = []
+        for key, slot in view_keys.items():
+            sc = QtWidgets.QShortcut(QtGui.QKeySequence(key), self.view, slot)
+            sc.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
+            sc.setAutoRepeat(True)
+            self._view_shortcuts.append(sc)
+
+    def _connect_session(self) -> None:
+        s = self.session
+        s.source_changed.connect(self._on_source_changed)
+        s.stack_changed.connect(self._on_stack_changed)
+        s.frame_changed.connect(self._on_frame_changed)
+        s.order_changed.connect(self._update_frame_label)
+        s.display_changed.connect(self._on_display_changed)
+        s.mask_changed.connect(self._on_mask_changed)
+        s.message.connect(self.show_message)
+        self.loader.frame_ready.connect(self._on_frame_ready)
+        self.loader.load_failed.connect(
+            lambda i, msg: self.show_message("error", f"frame {i} could not be read: {msg}")
+        )
+
+    # -- opening ------------------------------------------------------------------------------
+    def open_path(self, path, dataset: str | None = None, frame: int | None = None, live: bool = False) -> bool:
+        """Open a file (or list of numbered files); ``live`` opens HDF5 in SWMR read mode.
+        Returns False and shows why on failure; the file shown before stays open."""
+        try:
+            self.session.open(path, dataset=dataset, swmr=live)
+        except OwlxError as exc:
+            self.show_message("error", str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001 - an unexpected reader failure must not kill the GUI
+            log.exception("opening %s failed", path)
+            self.show_message("error", f"cannot open {path}: {exc}")
+            return False
+        if frame is not None and 0 <= frame < self.session.n_frames:
+            self.session.frame_index = frame
+        first = path[0] if isinstance(path, (list, tuple)) else path
+        self.settings.add_recent(os.path.abspath(str(first)), self.session.stack_path, self.session.frame_index)
+        self.settings.set_last_directory(os.path.dirname(os.path.abspath(str(first))))
+        self.view.setFocus()
+        return True
+
+    def open_dialog(self) -> None:
+        paths, _ = QtWidgets.QFileDialog.getOpenFileNames(
+            self, "Open", self.settings.last_directory(), OPEN_FILTER
+        )
+        if paths:
+            self.open_path(paths if len(paths) > 1 else paths[0])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for entry in self.settings.recent_files():
+            label = entry.path + ("" if entry.exists else " (missing)")
+            act = self.recent_menu.addAction(label)
+            act.setEnabled(entry.exists)
+            act.triggered.connect(
+                lambda _=False, e=entry: self.open_path(e.path, dataset=e.dataset, frame=e.frame)
+            )
+        self.recent_menu.addSeparator()
+        self.recent_menu.addAction("Clear list", self.settings.clear_recent)
+
+    def reload(self) -> None:
+        if self.session.source is None:
+            return
+        expanded = self.tree.expanded_paths()
+        try:
+            self.session.reload()
+        except OwlxError as exc:
+            self.show_message("error", str(exc))
+            return
+        self.tree.restore_expanded(expanded)
+        self.show_message("info", "reloaded")
+
+    def close_file(self) -> None:
+        self.session.close()
+
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_path(paths if len(paths) > 1 else paths[0])
+
+    # -- session observers --------------------------------------------------------------------
+    def _on_source_changed(self, source) -> None:
+        self.tree.set_source(source)
+        name = Path(str(source.path)).name if source is not None else ""
+        self.setWindowTitle(f"owlx — {name}" if name else "owlx")
+        if source is None:
+            self.loader.set_stack(None)
+            self.view.clear()
+            self.current = None
+            self._update_frame_label()
+
+    def _on_stack_changed(self, path) -> None:
+        s = self.session
+        self.loader.set_stack(s.stack, s.mask_stack)
+        self.current = None
+        if path is not None:
+            self.tree.select_path(path)
+            self.display_panel.set_complex(np.issubdtype(s.stack.dtype, np.complexfloating))
+
+    def _on_dataset_activated(self, path: str, kind) -> None:
+        if not getattr(kind, "is_image", False):
+            return
+        try:
+            if path.rstrip("/").endswith("mask") and self.session.stack is not None:
+                self.session.set_mask_dataset(path)
+            else:
+                self.session.select_stack(path)
+        except OwlxError as exc:
+            self.show_message("error", str(exc))
+
+    def _neighbours(self) -> list[int]:
+        order, pos = self.session.order, self.session.view_position
+        if pos is None:
+            return []
+        return [int(order[p]) for p in (pos + 1, pos - 1, pos + 2, pos + 10, pos - 10) if 0 <= p < order.size]
+
+    def _on_frame_changed(self, index: int) -> None:
+        self._update_frame_label()
+        if self.session.stack is None:
+            return
+        if not self.loader.request(index, self._neighbours()):
+            if self.current is None or self.current.index != index:
+                self.view.show_placeholder("Loading…")
+
+    def _on_frame_ready(self, result: FrameResult) -> None:
+        if result.index != self.session.frame_index:
+            return
+        self.current = result
+        r = result.rendered
+        if r.index.ndim == 3:  # RGB(A) frames are shown as colour
+            self.view.set_index_image(r.index, None)
+        else:
+            self.view.set_index_image(r.index, self._table)
+        self.display_panel.set_frame_info(r.lo, r.hi, result.hist_counts, result.hist_edges)
+        self._refresh_readout()
+        if self.console is not None:
+            self.console.push({"frame": result.raw})
+        self.frame_displayed.emit(result.index)
+
+    def _on_display_changed(self, settings: DisplaySettings) -> None:
+        self.display_panel.set_settings(settings)
+        self.settings.set_display_settings(settings)
+        self._apply_render_settings()
+
+    def _on_mask_changed(self, mask: MaskSettings) -> None:
+        self.display_panel.set_mask_settings(mask)
+        self.settings.set_mask_settings(mask)
+        self.loader.set_mask_stack(self.session.mask_stack)
+        self._apply_render_settings(force=True)
+
+    def _apply_render_settings(self, force: bool = False) -> None:
+        d, m = self.session.display, self.session.mask_settings
+        self._table = colour_table(d.colormap, d.invert_colormap)
+        self.view.set_colour_table(self._table)
+        before = (self.loader.display, self.loader.mask)
+        self.loader.set_render_settings(_render_fields(d), m)
+        if self.session.stack is not None and (force or before != (self.loader.display, self.loader.mask)):
+            self.loader.request(self.session.frame_index, self._neighbours())
+
+    def _on_panel_display(self, settings: DisplaySettings) -> None:
+        try:
+            self.session.set_display(settings)
+        except OwlxError as exc:
+            self.show_message("error", str(exc))
+            self.display_panel.set_settings(self.session.display)
+
+    def _on_panel_mask(self, mask: MaskSettings) -> None:
+        self.session.set_mask_settings(mask)
+
+    # -- navigation ---------------------------------------------------------------------------
+    def goto_frame(self, index: int) -> None:
+        try:
+            self.session.frame_index = index
+        except OwlxError as exc:
+            self.show_message("error", str(exc))
+        self.view.setFocus()
+
+    def _goto_position(self, position: int) -> None:
+        order = self.session.order
+        if 0 <= position < order.size:
+            self.session.frame_index = int(order[position])
+
+    def set_slideshow(self, on: bool) -> None:
+        if on and self.session.stack is not None:
+            self.slideshow.start()
+        else:
+            self.slideshow.stop()
+        self.browser.set_playing(self.slideshow.isActive())
+
+    def _slideshow_step(self) -> None:
+        s = self.session
+        if s.view_position is not None and s.view_position >= s.order.size - 1:
+            s.first()  # wraps at the end (spec/viewer.md V4)
+        else:
+            s.step(1)
+
+    def _update_frame_label(self, *_):
+        s = self.session
+        if s.stack is None:
+            self.frame_label.setText("no file")
+            self.browser.set_state(0, None, 0, 0)
+            return
+        pos = s.view_position
+        pos_text = f"view {pos + 1} / {s.order.size}" if pos is not None else "filtered out"
+        self.frame_label.setText(f"frame {s.frame_index} / {s.n_frames}, {pos_text}")
+        self.browser.set_state(s.frame_index, pos, s.order.size, s.n_frames)
+
+    # -- readout ------------------------------------------------------------------------------
+    def _on_hover(self, x: int, y: int) -> None:
+        self._hover = (x, y)
+        self._refresh_readout()
+
+    def _refresh_readout(self) -> None:
+        x, y = self._hover
+        cur = self.current
+        if cur is None or x < 0 or y < 0 or y >= cur.raw.shape[0] or x >= cur.raw.shape[1]:
+            self.readout_label.setText("")
+            return
+        value = cur.raw[y, x]
+        value = tuple(value.tolist()) if np.ndim(value) else value.item()
+        names = ()
+        raw_mask = cur.mask_raw
+        if raw_mask is not None:
+            names = bit_names(int(raw_mask[y, x])) if np.issubdtype(raw_mask.dtype, np.integer) else (
+                ("masked",) if raw_mask[y, x] else ()
+            )
+        q = d = None
+        g = self.session.geometry
+        if g.known:
+            cx, cy = beam_center(cur.raw.shape[:2])
+            q, d = q_resolution(x, y, cx, cy, g.wavelength_m, g.distance_m, g.pixel_size_m)
+        self.readout_label.setText(format_readout(x, y, value, names, q, d))
+
+    # -- output -------------------------------------------------------------------------------
+    def _native_image(self) -> QtGui.QImage | None:
+        cur = self.current
+        if cur is None:
+            return None
+        table = None if cur.rendered.index.ndim == 3 else self._table
+        m = self.session.mask_settings
+        return self.view.render_native(cur.rendered.index, table, cur.valid, m.colour, m.opacity)
+
+    def png_name(self) -> Path:
+        """``<file stem>_<dataset path with / → _>_<frame, 6 digits>.png`` in the PNG folder,
+        with ``-1``, ``-2``… added instead of overwriting (spec/viewer.md X4)."""
+        src = Path(str(self.session.source.path))
+        folder = Path(self.settings.png_folder() or src.parent)
+        dataset = (self.session.stack_path or "").strip("/").replace("/", "_")
+        base = f"{src.name.split('.')[0]}_{dataset}_{self.session.frame_index:06d}"
+        candidate, k = folder / f"{base}.png", 0
+        while candidate.exists():
+            k += 1
+            candidate = folder / f"{base}-{k}.png"
+        return candidate
+
+    def save_png(self, path: str | Path | None = None) -> Path | None:
+        image = self._native_image()
+        if image is None:
+            self.show_message("warning", "nothing to save: no frame is shown")
+            return None
+        target = Path(path) if path else self.png_name()
+        s = self.session
+        for key, value in (
+            ("Source", str(s.source.path)),
+            ("Dataset", str(s.stack_path)),
+            ("Frame", str(s.frame_index)),
+            ("Norm", s.display.norm),
+            ("Levels", f"{self.current.rendered.lo:.6g} {self.current.rendered.hi:.6g}"),
+        ):
+            image.setText(key, value)
+        if not image.save(str(target), "PNG"):
+            self.show_message("error", f"could not write {target}: check the folder is writable")
+            return None
+        self.show_message("info", f"saved {target}")
+        return target
+
+    def save_png_as(self) -> None:
+        if self.current is None:
+            return
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save PNG", str(self.png_name()), "PNG (*.png)")
+        if path:
+            self.save_png(path)
+
+    def copy_image(self) -> None:
+        image = self._native_image()
+        if image is not None:
+            QtWidgets.QApplication.clipboard().setImage(image)
+            self.show_message("info", "image copied")
+
+    # -- console, layout, messages --------------------------------------------------------------
+    def _console_namespace(self) -> dict:
+        import owlx
+
+        cur = self.current
+        return {
+            "session": self.session,
+            "viewer": self.session,
+            "frame": cur.raw if cur is not None else None,
+            "np": np,
+            "owlx": owlx,
+        }
+
+    def toggle_console(self) -> None:
+        if self.console is None:
+            self.console = ConsoleDock(self._console_namespace, self)
+            self.console.setObjectName("console_dock")
+            self.addDockWidget(QtCore.Qt.BottomDockWidgetArea, self.console)
+            self.console.show()
+            return
+        self.console.setVisible(not self.console.isVisible())
+
+    def _toggle_dock(self, dock: QtWidgets.QDockWidget) -> None:
+        dock.setVisible(not dock.isVisible())
+
+    def toggle_full_screen(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
+        if event.key() == QtCore.Qt.Key_Escape and self.isFullScreen():
+            self.showNormal()
+            return
+        super().keyPressEvent(event)
+
+    def show_message(self, level: str, text: str) -> None:
+        """Status-bar message; errors also go to the error indicator."""
+        log.log({"error": logging.ERROR, "warning": logging.WARNING}.get(level, logging.INFO), text)
+        self.statusBar().showMessage(text, 10000 if level == "info" else 30000)
+        if level == "error":
+            self.error_indicator.add(text)
+
+    def reset_settings(self) -> None:
+        self.settings.reset()
+        self.session.set_display(DisplaySettings())
+        self.session.set_mask_settings(MaskSettings())
+        self.show_message("info", "settings reset to defaults")
+
+    def _about(self) -> None:
+        import owlx
+
+        QtWidgets.QMessageBox.about(
+            self,
+            "About owlx",
+            f"owlx {owlx.__version__}\nA viewer and analysis workbench for diffraction and "
+            "electron-microscopy image stacks; successor of Owl (FXIhub/owl).",
+        )
+
+    def _restore_layout(self) -> None:
+        geometry, state = self.settings.window_geometry(), self.settings.window_state()
+        if geometry:
+            self.restoreGeometry(geometry)
+        if state:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.settings.set_window_geometry(bytes(self.saveGeometry()))
+        self.settings.set_window_state(bytes(self.saveState()))
+        if self.session.source is not None:
+            self.settings.add_recent(
+                os.path.abspath(str(self.session.source.path)), self.session.stack_path, self.session.frame_index
+            )
+        self.slideshow.stop()
+        self.loader.shutdown()
+        self.jobs.cancel_all()
+        self.jobs.wait(5000)
+        if self.console is not None:
+            self.console.shutdown()
+        self.settings.sync()
+        super().closeEvent(event)

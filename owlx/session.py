@@ -1,0 +1,290 @@
+"""The headless application model: what the user is looking at, without Qt.
+
+A :class:`Session` holds the open source, the current image stack, the selected frame, the
+display order (sort and filter results; identity until those are set), the display and mask
+settings and the file geometry. It emits change events through psygnal signals; the GUI
+observes them, the console gets the same object as ``session``, and a script builds one with
+:func:`owlx.open`. Nothing here touches Qt, so scripts and Jupyter work without a QApplication.
+
+Terms (spec/viewer.md): the *frame index* is the position in the file; the *display order* is
+the array of frame indices that pass the filters, in sort order; the *view position* is an index
+into the display order. Navigation (next, previous, ±10, first, last) moves in display order.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Iterator
+
+import numpy as np
+from psygnal import Signal
+
+from .core.display import DisplaySettings, MaskSettings
+from .errors import DatasetError, OwlxError
+from .io.maskbits import valid_from_bits
+from .io.source import Geometry, Source, Stack
+
+
+class Session:
+    """What is open and shown. All mutation happens on one thread (the GUI's, or the script's).
+
+    Events:
+        source_changed(source)      a file was opened or closed (None)
+        stack_changed(path)         another image dataset became current (None when closed)
+        frame_changed(index)        the selected frame index changed
+        order_changed()             the display order changed (sort/filter)
+        display_changed(settings)   a new DisplaySettings
+        mask_changed(settings)      a new MaskSettings (or another mask dataset)
+        message(level, text)        something to tell the user ("info", "warning", "error")
+    """
+
+    source_changed = Signal(object)
+    stack_changed = Signal(object)
+    frame_changed = Signal(int)
+    order_changed = Signal()
+    display_changed = Signal(object)
+    mask_changed = Signal(object)
+    message = Signal(str, str)
+
+    def __init__(self, display: DisplaySettings | None = None, mask: MaskSettings | None = None):
+        self.source: Source | None = None
+        self.stack: Stack | None = None
+        self.stack_path: str | None = None
+        self.mask_stack: Stack | None = None
+        self.geometry: Geometry = Geometry()
+        self.display: DisplaySettings = display or DisplaySettings()
+        self.mask_settings: MaskSettings = mask or MaskSettings()
+        self._frame_index = 0
+        self._order: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._position: dict[int, int] = {}
+
+    # -- opening ------------------------------------------------------------------------------
+    def open(self, path: str | os.PathLike | list, dataset: str | None = None, swmr: bool = False) -> None:
+        """Open a file (or a list of numbered files) and show its default image dataset, or
+        ``dataset``. On failure the previous source stays open and an OwlxError is raised."""
+        from .io.open import open_source
+
+        source = open_source(path, swmr=swmr)
+        try:
+            target = dataset or source.default_stack_path()
+            if target is None:
+                raise DatasetError(f"'{source.path}' contains no image dataset to show")
+            stack = source.stack(target)
+        except Exception:
+            source.close()
+            raise
+        old = self.source
+        self.source = source
+        for w in source.warnings:
+            self.message.emit("warning", w)
+        self.source_changed.emit(source)
+        self._set_stack(target, stack)
+        if old is not None:
+            old.close()
+
+    def close(self) -> None:
+        """Close the source; the session shows nothing afterwards."""
+        if self.source is not None:
+            self.source.close()
+        self.source = None
+        self.stack = None
+        self.stack_path = None
+        self.mask_stack = None
+        self.geometry = Geometry()
+        self._set_order(np.zeros(0, dtype=np.int64))
+        self._frame_index = 0
+        self.source_changed.emit(None)
+        self.stack_changed.emit(None)
+
+    def select_stack(self, path: str) -> None:
+        """Show another image dataset of the open source."""
+        if self.source is None:
+            raise OwlxError("no file is open")
+        self._set_stack(path, self.source.stack(path))
+
+    def show(self, array: np.ndarray, name: str = "array") -> None:
+        """Push an in-memory 2-D or 3-D array into the view (the console's ``viewer.show``)."""
+        from .io.memory import ArraySource
+
+        arr = np.asarray(array)
+        if arr.ndim not in (2, 3) or arr.size == 0:
+            raise DatasetError(f"show() needs a non-empty 2-D or 3-D array, got shape {arr.shape}")
+        source = ArraySource(arr, name=name)
+        old = self.source
+        self.source = source
+        self.source_changed.emit(source)
+        self._set_stack(source.default_stack_path(), source.stack())
+        if old is not None:
+            old.close()
+
+    def _set_stack(self, path: str, stack: Stack) -> None:
+        if len(stack) == 0:
+            raise DatasetError(f"dataset '{path}' is an empty stack (0 frames)")
+        self.stack = stack
+        self.stack_path = path
+        self.mask_stack = self.source.mask_stack(path) if self.source is not None else None
+        self.geometry = self.source.geometry(path) if self.source is not None else Geometry()
+        for w in self.geometry.warnings:
+            self.message.emit("warning", w)
+        self._frame_index = 0
+        self._set_order(np.arange(len(stack), dtype=np.int64), emit=False)
+        self.stack_changed.emit(path)
+        self.mask_changed.emit(self.mask_settings)
+        self.order_changed.emit()
+        self.frame_changed.emit(self._frame_index)
+
+    def reload(self) -> None:
+        """Close and reopen the file, keeping the dataset and the selected frame (F5)."""
+        if self.source is None or not os.path.exists(str(self.source.path)):
+            raise OwlxError("nothing to reload")
+        path, dataset, index = self.source.path, self.stack_path, self._frame_index
+        self.open(path, dataset=dataset)
+        self.frame_index = min(index, self.n_frames - 1)
+
+    # -- frames -------------------------------------------------------------------------------
+    @property
+    def n_frames(self) -> int:
+        return len(self.stack) if self.stack is not None else 0
+
+    @property
+    def frame_index(self) -> int:
+        return self._frame_index
+
+    @frame_index.setter
+    def frame_index(self, index: int) -> None:
+        if self.stack is None:
+            raise OwlxError("no stack is open")
+        n = self.n_frames
+        i = int(index)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise OwlxError(f"frame {index} does not exist: the stack has {n} frames (0–{n - 1})")
+        if i != self._frame_index:
+            self._frame_index = i
+            self.frame_changed.emit(i)
+
+    def goto(self, index: int) -> None:
+        """Select frame ``index`` (a frame index, not a view position)."""
+        self.frame_index = index
+
+    def frame(self, index: int | None = None) -> np.ndarray:
+        """The raw frame (native dtype) at ``index`` (default: the selected frame)."""
+        if self.stack is None:
+            raise OwlxError("no stack is open")
+        return self.stack[self._frame_index if index is None else index]
+
+    def raw_mask(self, index: int | None = None) -> np.ndarray | None:
+        """The raw mask values for a frame (shared masks have one frame), or None."""
+        if self.mask_stack is None:
+            return None
+        i = self._frame_index if index is None else int(index)
+        return self.mask_stack[0 if len(self.mask_stack) == 1 else i]
+
+    def valid_mask(self, index: int | None = None) -> np.ndarray | None:
+        """Boolean mask (True = valid) of a frame under the current mask settings, or None."""
+        ms = self.mask_settings
+        if not ms.enabled:
+            return None
+        raw = self.raw_mask(index)
+        if raw is None:
+            return None
+        return valid_from_bits(raw, ms.out_bits, ms.invert)
+
+    def frames(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Iterate ``(frame index, frame)`` in display order."""
+        for i in self._order:
+            yield int(i), self.frame(int(i))
+
+    # -- display order and navigation ---------------------------------------------------------
+    @property
+    def order(self) -> np.ndarray:
+        """Frame indices in display order (read-only view)."""
+        view = self._order.view()
+        view.flags.writeable = False
+        return view
+
+    def set_order(self, order: np.ndarray) -> None:
+        """Set the display order (from sorting and filtering). The selected frame stays if it
+        is still shown, else the first frame of the new order is selected."""
+        order = np.asarray(order, dtype=np.int64)
+        if order.ndim != 1 or (order.size and (order.min() < 0 or order.max() >= self.n_frames)):
+            raise DatasetError("a display order must be a 1-D array of valid frame indices")
+        self._set_order(order)
+        if order.size and self._frame_index not in self._position:
+            self.frame_index = int(order[0])
+
+    def _set_order(self, order: np.ndarray, emit: bool = True) -> None:
+        self._order = order
+        self._position = {int(f): p for p, f in enumerate(order)}
+        if emit:
+            self.order_changed.emit()
+
+    @property
+    def view_position(self) -> int | None:
+        """Position of the selected frame in the display order (None if filtered out)."""
+        return self._position.get(self._frame_index)
+
+    def step(self, delta: int) -> None:
+        """Move ``delta`` places in display order, stopping at either end."""
+        if not self._order.size:
+            return
+        pos = self.view_position
+        if pos is None:  # selected frame filtered out: go to the nearest shown frame
+            pos = int(np.searchsorted(self._order, self._frame_index))
+        pos = min(max(pos + int(delta), 0), self._order.size - 1)
+        self.frame_index = int(self._order[pos])
+
+    def next(self) -> None:
+        self.step(1)
+
+    def previous(self) -> None:
+        self.step(-1)
+
+    def first(self) -> None:
+        if self._order.size:
+            self.frame_index = int(self._order[0])
+
+    def last(self) -> None:
+        if self._order.size:
+            self.frame_index = int(self._order[-1])
+
+    # -- settings -----------------------------------------------------------------------------
+    def set_display(self, settings: DisplaySettings | None = None, **changes) -> None:
+        """Replace the display settings (validated first; invalid settings raise and change
+        nothing)."""
+        new = replace(settings or self.display, **changes)
+        new.validate()
+        if new != self.display:
+            self.display = new
+            self.display_changed.emit(new)
+
+    def set_mask_settings(self, settings: MaskSettings | None = None, **changes) -> None:
+        new = replace(settings or self.mask_settings, **changes)
+        if new != self.mask_settings:
+            self.mask_settings = new
+            self.mask_changed.emit(new)
+
+    def set_mask_dataset(self, path: str | None) -> None:
+        """Use another dataset as the mask (the *mask* drop box), or none."""
+        if path is None:
+            self.mask_stack = None
+        else:
+            if self.source is None or self.stack is None:
+                raise OwlxError("no stack is open")
+            mask = self.source.stack(path)
+            if mask.frame_shape != self.stack.frame_shape:
+                raise DatasetError(
+                    f"mask '{path}' has frames of {mask.frame_shape}, the image {self.stack.frame_shape}"
+                )
+            self.mask_stack = mask
+        self.mask_changed.emit(self.mask_settings)
+
+    def __repr__(self) -> str:
+        if self.source is None:
+            return "<Session: nothing open>"
+        return (
+            f"<Session {os.path.basename(str(self.source.path))}:{self.stack_path} "
+            f"frame {self._frame_index} of {self.n_frames}>"
+        )
