@@ -60,7 +60,7 @@ class MainWindow(QtWidgets.QMainWindow):
             display=self.settings.display_settings(), mask=self.settings.mask_settings()
         )
         self.jobs = QtJobRunner(max_threads=2, parent=self)
-        self.loader = FrameLoader(cache_mb=self.settings.cache_mb(), parent=self)
+        self.loader = FrameLoader(cache_mb=self.settings.image_cache_mb(), parent=self)
         self.current: FrameResult | None = None
         self._hover: tuple[int, int] = (-1, -1)
         self.console: ConsoleDock | None = None
@@ -228,7 +228,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if frame is not None and 0 <= frame < self.session.n_frames:
             self.session.frame_index = frame
         first = path[0] if isinstance(path, (list, tuple)) else path
-        self.settings.add_recent(os.path.abspath(str(first)), self.session.stack_path, self.session.frame_index)
+        self.settings.recent.add(os.path.abspath(str(first)), self.session.stack_path, self.session.frame_index)
         self.settings.set_last_directory(os.path.dirname(os.path.abspath(str(first))))
         self.view.setFocus()
         return True
@@ -242,15 +242,15 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
-        for entry in self.settings.recent_files():
+        for entry in self.settings.recent.entries():
             label = entry.path + ("" if entry.exists else " (missing)")
             act = self.recent_menu.addAction(label)
             act.setEnabled(entry.exists)
             act.triggered.connect(
-                lambda _=False, e=entry: self.open_path(e.path, dataset=e.dataset, frame=e.frame)
+                lambda _=False, e=entry: self.open_path(e.path, dataset=e.dataset or None, frame=e.frame)
             )
         self.recent_menu.addSeparator()
-        self.recent_menu.addAction("Clear list", self.settings.clear_recent)
+        self.recent_menu.addAction("Clear list", self.settings.recent.clear)
 
     def reload(self) -> None:
         if self.session.source is None:
@@ -544,7 +544,7 @@ class MainWindow(QtWidgets.QMainWindow):
         )
 
     def _restore_layout(self) -> None:
-        geometry, state = self.settings.window_geometry(), self.settings.window_state()
+        geometry, state = self.settings.window_geometry(), self.settings.dock_state()
         if geometry:
             self.restoreGeometry(geometry)
         if state:
@@ -552,9 +552,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.settings.set_window_geometry(bytes(self.saveGeometry()))
-        self.settings.set_window_state(bytes(self.saveState()))
+        self.settings.set_dock_state(bytes(self.saveState()))
         if self.session.source is not None:
-            self.settings.add_recent(
+            self.settings.recent.remember(
                 os.path.abspath(str(self.session.source.path)), self.session.stack_path, self.session.frame_index
             )
         self.slideshow.stop()
