@@ -70,7 +70,7 @@ class Session:
             target = dataset or source.default_stack_path()
             if target is None:
                 raise DatasetError(f"'{source.path}' contains no image dataset to show")
-            stack = source.stack(target)
+            stack = source.set_image(target)
         except Exception:
             source.close()
             raise
@@ -101,7 +101,7 @@ class Session:
         """Show another image dataset of the open source."""
         if self.source is None:
             raise OwlxError("no file is open")
-        self._set_stack(path, self.source.stack(path))
+        self._set_stack(path, self.source.set_image(path))
 
     def show(self, array: np.ndarray, name: str = "array") -> None:
         """Push an in-memory 2-D or 3-D array into the view (the console's ``viewer.show``)."""
@@ -114,7 +114,7 @@ class Session:
         old = self.source
         self.source = source
         self.source_changed.emit(source)
-        self._set_stack(source.default_stack_path(), source.stack())
+        self._set_stack(source.default_stack_path(), source.set_image())
         if old is not None:
             old.close()
 

@@ -184,6 +184,8 @@ class Source:
 
     #: short format name: "hdf5", "edf", "mrc", "tiff", "npy", "dat"
     format: str = ""
+    #: N, the frame count of the image stack (spec/formats.md §1.5); None until one is chosen
+    frame_count: int | None = None
 
     def __init__(self, path: str):
         self.path = path
@@ -225,6 +227,18 @@ class Source:
     def geometry(self, image_path: str | None = None) -> Geometry:
         """Detector distance, pixel size and wavelength found near an image dataset."""
         return Geometry()
+
+    def set_image(self, path: str | None = None) -> Stack:
+        """Make ``path`` (default: :meth:`default_stack_path`) the image stack being viewed:
+        N becomes its frame count and the N-dependent rules are re-applied. Returns its stack."""
+        stack = self.stack(path)
+        self.set_frame_count(len(stack))
+        return stack
+
+    def set_frame_count(self, n: int | None) -> None:
+        """Set N after the image stack changed; readers re-apply the rules that depend on N
+        (spec/formats.md §1.3 rules 3 and 5) to the nodes they have listed."""
+        self.frame_count = n
 
     def refresh(self) -> None:
         """Re-read sizes of growing datasets (live mode)."""
