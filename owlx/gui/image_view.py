@@ -1,0 +1,252 @@
+"""The single-frame image view (spec/viewer.md S1, S4, M4, W6).
+
+The view shows a colour-index image (uint8, layout in :mod:`owlx.core.colorindex`) through a
+256-entry colour table, which pyqtgraph hands to Qt as an Indexed8 image: showing a 4096² frame
+or recolouring it costs well under a millisecond. All mapping from data to indices happens on a
+worker (:func:`owlx.core.display.render`).
+
+Conventions: images are row-major ``(ny, nx)``; pixel ``(x, y)`` = (column, row) covers the
+view rectangle [x, x+1) × [y, y+1); row 0 is at the top and column 0 at the left (the CXI
+default detector basis, where the first array axis runs along −y); 1 data pixel = 1 × 1 view
+units at 1:1 aspect.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5 import QtCore, QtGui, QtWidgets
+
+
+class _Placeholder(QtWidgets.QWidget):
+    """A translucent box with a turning arc and a line of text, drawn over the view while a
+    frame loads. Mouse events pass through, so pan and zoom keep working."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setAttribute(QtCore.Qt.WA_TransparentForMouseEvents)
+        self.setAttribute(QtCore.Qt.WA_NoSystemBackground)
+        self.text = ""
+        self.angle = 0
+        self._timer = QtCore.QTimer(self)
+        self._timer.setInterval(50)
+        self._timer.timeout.connect(self._turn)
+
+    def _turn(self) -> None:
+        self.angle = (self.angle + 30) % 360
+        self.update()
+
+    def showEvent(self, event) -> None:
+        self._timer.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event) -> None:
+        self._timer.stop()
+        super().hideEvent(event)
+
+    def paintEvent(self, event) -> None:
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.Antialiasing)
+        metrics = p.fontMetrics()
+        w = max(160, metrics.horizontalAdvance(self.text) + 80)
+        h = 56
+        box = QtCore.QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+        p.setPen(QtCore.Qt.NoPen)
+        p.setBrush(QtGui.QColor(0, 0, 0, 170))
+        p.drawRoundedRect(box, 8, 8)
+        arc = QtCore.QRectF(box.left() + 16, box.center().y() - 12, 24, 24)
+        p.setPen(QtGui.QPen(QtGui.QColor(230, 230, 230), 3))
+        p.drawArc(arc, -self.angle * 16, 270 * 16)  # Qt angles are 1/16 degree
+        p.drawText(QtCore.QRectF(arc.right() + 12, box.top(), box.right() - arc.right() - 20, h),
+                   QtCore.Qt.AlignVCenter | QtCore.Qt.AlignLeft, self.text)
+
+
+class FrameView(QtWidgets.QWidget):
+    """Pan/zoom view of one frame plus its mask overlay.
+
+    Signals: ``pixel_hovered(x, y)`` with the column and row under the cursor, (−1, −1) outside
+    the image (emitted on change only); ``pixel_clicked(x, y)`` on a left click on the image.
+    The widget takes keyboard focus but handles no keys: they go on to the main window.
+    """
+
+    pixel_hovered = QtCore.pyqtSignal(int, int)
+    pixel_clicked = QtCore.pyqtSignal(int, int)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setFocusPolicy(QtCore.Qt.StrongFocus)
+        self.graphics = pg.GraphicsLayoutWidget()
+        # Clicks on the graphics go up to this widget's focus, so keys reach the main window.
+        self.graphics.setFocusPolicy(QtCore.Qt.NoFocus)
+        self.graphics.ci.setContentsMargins(0, 0, 0, 0)
+        self.view_box = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.view_box.disableAutoRange()
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.mask_item = pg.ImageItem(axisOrder="row-major")
+        self.mask_item.setZValue(10)
+        self.mask_item.hide()
+        self.view_box.addItem(self.image_item)
+        self.view_box.addItem(self.mask_item)
+        self.placeholder = _Placeholder()
+        self.placeholder.hide()
+        layout = QtWidgets.QGridLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics, 0, 0)
+        layout.addWidget(self.placeholder, 0, 0)  # same cell: drawn on top
+        self._shape: tuple[int, int] | None = None
+        self._hovered = (-1, -1)
+        self._mask_source: np.ndarray | None = None  # the valid array behind mask_item
+        scene = self.graphics.scene()
+        scene.sigMouseMoved.connect(self._mouse_moved)
+        scene.sigMouseClicked.connect(self._mouse_clicked)
+
+    # -- images ---------------------------------------------------------------------------------
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        """(ny, nx) of the image shown, or None."""
+        return self._shape
+
+    def set_index_image(self, index: np.ndarray, colour_table: np.ndarray | None) -> None:
+        """Show a uint8 colour-index image (ny, nx) with a (256, 3|4) uint8 colour table; an
+        RGB(A) uint8 image (ny, nx, 3|4) is shown as it is and the table is ignored."""
+        index = np.asarray(index)
+        if index.ndim == 3:
+            self.set_rgb_image(index)
+            return
+        if index.dtype != np.uint8 or index.ndim != 2:
+            raise ValueError(f"a colour-index image must be 2-D uint8, not {index.dtype} {index.shape}")
+        # levels (0, 255) with a 256-row uint8 table and uint8 data: Qt's Indexed8 fast path.
+        self.image_item.setImage(index, levels=(0, 255), lut=np.asarray(colour_table, np.uint8),
+                                 autoLevels=False)
+        self._shown(index.shape)
+
+    def set_rgb_image(self, rgb: np.ndarray) -> None:
+        """Show an (ny, nx, 3|4) uint8 RGB(A) image directly."""
+        rgb = np.asarray(rgb)
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
+            raise ValueError(f"an RGB(A) image must be (ny, nx, 3|4) uint8, not {rgb.dtype} {rgb.shape}")
+        self.image_item.setImage(rgb, levels=None, lut=None, autoLevels=False)
+        self._shown(rgb.shape[:2])
+
+    def set_colour_table(self, colour_table: np.ndarray) -> None:
+        """Recolour the current index image without re-mapping it."""
+        if self._shape is not None and self.image_item.image is not None and self.image_item.image.ndim == 2:
+            self.image_item.setLookupTable(np.asarray(colour_table, np.uint8))
+
+    def _shown(self, shape) -> None:
+        shape = (int(shape[0]), int(shape[1]))
+        if shape != self._shape:  # a new geometry: fit; the same one keeps the zoom (S4)
+            self._shape = shape
+            self.fit()
+            if self._mask_source is not None and self._mask_source.shape != shape:
+                self.set_mask_overlay(None)
+        self.hide_placeholder()
+
+    def fit(self) -> None:
+        """Fit the whole image into the window."""
+        if self._shape is not None:
+            ny, nx = self._shape
+            self.view_box.setRange(QtCore.QRectF(0, 0, nx, ny), padding=0)
+
+    def clear(self) -> None:
+        """Remove image and mask; the next image is fitted to the window."""
+        self.image_item.clear()
+        self.set_mask_overlay(None)
+        self._shape = None
+        self.hide_placeholder()
+
+    # -- mask overlay ---------------------------------------------------------------------------
+    def set_mask_overlay(self, valid: np.ndarray | None, colour=(0, 0, 0), opacity: float = 1.0) -> None:
+        """Paint the pixels where ``valid`` is False in ``colour`` (r, g, b 0–255) with
+        ``opacity`` 0–1 (1 hides them, M4). None, or a shape other than the image's, removes
+        the overlay. Passing the same array again only restyles it."""
+        if valid is None or (self._shape is not None and np.shape(valid) != self._shape):
+            self._mask_source = None
+            self.mask_item.clear()
+            self.mask_item.hide()
+            return
+        alpha = int(round(255 * min(max(float(opacity), 0.0), 1.0)))
+        lut = np.array([[0, 0, 0, 0], [*(int(c) for c in colour[:3]), alpha]], np.uint8)
+        if valid is not self._mask_source:
+            masked = np.logical_not(valid).view(np.uint8)  # 1 = masked, drawn; 0 = transparent
+            self.mask_item.setImage(masked, levels=(0, 1), lut=lut, autoLevels=False)
+            self._mask_source = valid
+        else:
+            self.mask_item.setLookupTable(lut)
+        self.mask_item.setVisible(alpha > 0)
+
+    # -- placeholder ----------------------------------------------------------------------------
+    def show_placeholder(self, text: str = "Loading…") -> None:
+        """Show a spinner with ``text`` over the view until the next image arrives (W6)."""
+        self.placeholder.text = text
+        self.placeholder.show()
+        self.placeholder.raise_()
+        self.placeholder.update()
+
+    def hide_placeholder(self) -> None:
+        self.placeholder.hide()
+
+    def set_background(self, colour) -> None:
+        """Colour behind the image (and behind transparent table rows)."""
+        self.graphics.setBackground(colour)
+
+    # -- export ---------------------------------------------------------------------------------
+    @staticmethod
+    def render_native(index: np.ndarray, colour_table: np.ndarray | None = None,
+                      valid: np.ndarray | None = None, mask_colour=(0, 0, 0),
+                      opacity: float = 1.0) -> QtGui.QImage:
+        """The frame at native resolution (one data pixel per image pixel) as an RGBA QImage,
+        mask overlay composited, for Save PNG (§13). ``index`` may also be RGB(A) uint8."""
+        index = np.asarray(index)
+        if index.ndim == 2:
+            rgba = np.asarray(colour_table, np.uint8)[index]
+            if rgba.shape[2] == 3:
+                rgba = np.dstack([rgba, np.full(index.shape, 255, np.uint8)])
+        else:
+            rgba = index if index.shape[2] == 4 else np.dstack([index, np.full(index.shape[:2], 255, np.uint8)])
+        rgba = np.array(rgba, np.uint8, order="C")  # own copy: compositing writes into it
+        a = min(max(float(opacity), 0.0), 1.0)
+        if valid is not None and a > 0:
+            masked = ~np.asarray(valid, bool)
+            px = rgba[masked].astype(np.float32)
+            px[:, :3] = (1 - a) * px[:, :3] + a * np.asarray(mask_colour[:3], np.float32)
+            px[:, 3] = (1 - a) * px[:, 3] + a * 255
+            rgba[masked] = np.round(px).astype(np.uint8)
+        ny, nx = rgba.shape[:2]
+        qimage = QtGui.QImage(rgba.data, nx, ny, 4 * nx, QtGui.QImage.Format_RGBA8888)
+        return qimage.copy()  # detach from the numpy buffer
+
+    def grab_view(self) -> QtGui.QPixmap:
+        """What the view shows now, at screen resolution."""
+        return self.graphics.grab()
+
+    # -- mouse ----------------------------------------------------------------------------------
+    def pixel_at(self, scene_pos: QtCore.QPointF) -> tuple[int, int]:
+        """(x, y) = (column, row) of the image pixel at a scene position, or (−1, −1)."""
+        if self._shape is None or not self.view_box.sceneBoundingRect().contains(scene_pos):
+            return -1, -1
+        p = self.view_box.mapSceneToView(scene_pos)
+        x, y = math.floor(p.x()), math.floor(p.y())
+        ny, nx = self._shape
+        return (x, y) if 0 <= x < nx and 0 <= y < ny else (-1, -1)
+
+    def _mouse_moved(self, scene_pos: QtCore.QPointF) -> None:
+        self._set_hovered(self.pixel_at(scene_pos))
+
+    def _set_hovered(self, xy: tuple[int, int]) -> None:
+        if xy != self._hovered:
+            self._hovered = xy
+            self.pixel_hovered.emit(*xy)
+
+    def _mouse_clicked(self, event) -> None:
+        if event.button() != QtCore.Qt.LeftButton:
+            return
+        x, y = self.pixel_at(event.scenePos())
+        if x >= 0:
+            self.pixel_clicked.emit(x, y)
+
+    def leaveEvent(self, event) -> None:
+        self._set_hovered((-1, -1))
+        super().leaveEvent(event)
