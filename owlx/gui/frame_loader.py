@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 from PyQt5 import QtCore
 
-from ..core.display import DisplaySettings, MaskSettings, histogram, render
+from ..core.display import DisplaySettings, MaskSettings, render
 from ..frames import FrameCache
 from ..io.maskbits import valid_from_bits
 from ..io.source import Stack
@@ -40,8 +40,6 @@ class FrameResult:
     valid: np.ndarray | None
     rendered: object  # owlx.core.display.Rendered
     mask_raw: np.ndarray | None = None  # raw mask values (CXI bits) for the readout
-    hist_counts: np.ndarray | None = None  # histogram of valid values for the display panel
-    hist_edges: np.ndarray | None = None
 
 
 class FrameLoader(QtCore.QObject):
@@ -81,21 +79,26 @@ class FrameLoader(QtCore.QObject):
         self.cache.clear()
         self._update_render_key()
 
-    def set_render_settings(self, display: DisplaySettings, mask: MaskSettings) -> None:
-        if display == self.display and mask == self.mask:
-            return
-        self._cancel_pending()
+    def set_render_settings(self, display: DisplaySettings, mask: MaskSettings) -> bool:
+        """Use new settings; returns True when that changes the rendered images."""
+        old_key = self._render_key
         self.display, self.mask = display, mask
         self._update_render_key()
+        if self._render_key == old_key:
+            return False
+        self._cancel_pending()
         # Rendered images of the old settings are dead weight; raw frames stay cached.
         self.cache.discard(lambda k: k[0] == "render")
+        return True
 
     def set_cache_mb(self, mb: int) -> None:
         self.cache.resize(int(mb) * 2**20)
 
     def _update_render_key(self) -> None:
-        # Settings dataclasses may be mutable (unhashable): key on their field values.
-        self._render_key = (self.stack_token, astuple(self.display), astuple(self.mask))
+        # Only what changes the colour-index image: mask colour and opacity are applied by the
+        # overlay, so changing them must not throw the cached renders away.
+        m = self.mask
+        self._render_key = (self.stack_token, astuple(self.display), (m.enabled, m.out_bits, m.invert))
 
     # -- requests (GUI thread) ----------------------------------------------------------------
     def request(self, index: int, neighbours: Sequence[int] = ()) -> bool:
@@ -169,10 +172,7 @@ class FrameLoader(QtCore.QObject):
         ctx.check()
         mask_raw, valid = self._mask_for(mask_stack, mask, index)
         rendered = render(raw, valid, display)
-        counts = edges = None
-        if rendered.index.ndim == 2:
-            counts, edges = histogram(rendered.real if rendered.real is not None else raw, valid, bins=100)
-        result = FrameResult(key[0], index, raw, valid, rendered, mask_raw, counts, edges)
+        result = FrameResult(key[0], index, raw, valid, rendered, mask_raw)
         self.cache.put(("render", key, index), _RenderEntry(result))
         return result
 

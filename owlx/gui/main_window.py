@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 from PyQt5 import QtCore, QtGui, QtWidgets
 
-from ..core.display import DisplaySettings, MaskSettings
+from ..core.display import DisplaySettings, MaskSettings, warm_up
 from ..core.geometry import beam_center, q_resolution
 from ..errors import OwlxError
 from ..io.maskbits import bit_names
+from ..jobs import Job
 from ..session import Session
 from .colormaps import colour_table
 from .console import ConsoleDock
@@ -82,6 +83,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.display_panel.set_mask_settings(self.session.mask_settings)
         self._apply_render_settings()
         self._restore_layout()
+        # numba compiles (first run) or loads its cached kernels on a worker, so that the first
+        # frame a user opens renders at full speed and the window appears at once.
+        self.jobs.submit(Job(lambda ctx: warm_up(), name="preparing display kernels"), quiet=True)
 
     # -- construction -------------------------------------------------------------------------
     def _build_central(self) -> None:
@@ -110,9 +114,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tree = DataTree(self)
         self.tree_dock = self._dock("Data", "tree_dock", self.tree, QtCore.Qt.LeftDockWidgetArea)
         self.tree.dataset_activated.connect(self._on_dataset_activated)
-        self.display_panel = DisplayPanel(self)
+        self.display_panel = DisplayPanel(self.session.display, self.session.mask_settings, parent=self)
         scroll = QtWidgets.QScrollArea(self)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(self.display_panel.minimumSizeHint().width() + 20)
         scroll.setWidget(self.display_panel)
         self.display_dock = self._dock("Display", "display_dock", scroll, QtCore.Qt.RightDockWidgetArea)
         self.display_panel.settings_changed.connect(self._on_panel_display)
@@ -330,7 +336,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.view.set_index_image(r.index, None)
         else:
             self.view.set_index_image(r.index, self._table)
-        self.display_panel.set_frame_info(r.lo, r.hi, result.hist_counts, result.hist_edges)
+        counts, edges = r.histogram if r.histogram is not None else (None, None)
+        self.display_panel.set_frame_info(r.lo, r.hi, counts, edges)
+        self._apply_mask_overlay()
         self._refresh_readout()
         if self.console is not None:
             self.console.push({"frame": result.raw})
@@ -344,17 +352,26 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_mask_changed(self, mask: MaskSettings) -> None:
         self.display_panel.set_mask_settings(mask)
         self.settings.set_mask_settings(mask)
-        self.loader.set_mask_stack(self.session.mask_stack)
-        self._apply_render_settings(force=True)
+        if self.session.mask_stack is not self.loader.mask_stack:
+            self.loader.set_mask_stack(self.session.mask_stack)
+            self._apply_render_settings(force=True)
+        else:
+            self._apply_render_settings()
 
     def _apply_render_settings(self, force: bool = False) -> None:
         d, m = self.session.display, self.session.mask_settings
         self._table = colour_table(d.colormap, d.invert_colormap)
         self.view.set_colour_table(self._table)
-        before = (self.loader.display, self.loader.mask)
-        self.loader.set_render_settings(_render_fields(d), m)
-        if self.session.stack is not None and (force or before != (self.loader.display, self.loader.mask)):
+        changed = self.loader.set_render_settings(_render_fields(d), m)
+        if self.session.stack is not None and (force or changed):
             self.loader.request(self.session.frame_index, self._neighbours())
+        else:
+            self._apply_mask_overlay()
+
+    def _apply_mask_overlay(self) -> None:
+        m = self.session.mask_settings
+        valid = self.current.valid if self.current is not None else None
+        self.view.set_mask_overlay(valid, m.colour, m.opacity)
 
     def _on_panel_display(self, settings: DisplaySettings) -> None:
         try:
@@ -547,8 +564,10 @@ class MainWindow(QtWidgets.QMainWindow):
         geometry, state = self.settings.window_geometry(), self.settings.dock_state()
         if geometry:
             self.restoreGeometry(geometry)
-        if state:
-            self.restoreState(state)
+        if state and self.restoreState(state):
+            return
+        # First start: give the image most of the width.
+        self.resizeDocks([self.tree_dock, self.display_dock], [260, 430], QtCore.Qt.Horizontal)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.settings.set_window_geometry(bytes(self.saveGeometry()))

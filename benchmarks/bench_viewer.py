@@ -1,0 +1,220 @@
+"""Viewer latency and memory, measured through the real owlx window (offscreen Qt).
+
+Prints a table of medians:
+  * open-to-first-frame of a 2 GB CXI (500 × 1024² float32, chunked per frame), target ≤ 0.3 s;
+  * frame step (key press → frame read, levelled, mapped and painted) at 1024², target ≤ 5 ms,
+    and 4096², target ≤ 20 ms — sequential steps (prefetch at work, as when a user holds →)
+    and random jumps (nothing prefetched: read + levels + map + paint all on the clock);
+  * pyqtgraph's bare ImageView floor in the same run: ``setImage`` of an in-memory frame with
+    fixed levels, plus the paint;
+  * peak RSS growth while stepping through all 500 frames, against the image-cache budget
+    + 300 MB.
+
+The files are written once into ``--data-dir`` (default: a folder under the system temp dir)
+and reused. The OS page cache is warm after writing; cold-disk figures depend on the disk.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_viewer.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+from PyQt5 import QtCore, QtWidgets  # noqa: E402
+
+
+def write_stack(path: Path, n: int, size: int) -> Path:
+    """An uncompressed CXI stack chunked per frame, filled with a few distinct noisy frames."""
+    if path.exists() and path.stat().st_size >= n * size * size * 4:
+        return path
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(yy - size / 2, xx - size / 2) + 1
+    base = (1e4 / r**1.5).astype(np.float32)
+    variants = [rng.poisson(base * (0.5 + k / 4)).astype(np.float32) for k in range(4)]
+    tmp = path.with_suffix(".tmp")
+    with h5py.File(tmp, "w") as f:
+        ds = f.create_dataset("entry_1/image_1/data", (n, size, size), np.float32, chunks=(1, size, size))
+        ds.attrs["axes"] = np.array([b"experiment_identifier:y:x"])
+        for i in range(n):
+            ds.write_direct(variants[i % 4], dest_sel=np.s_[i])
+    tmp.rename(path)
+    return path
+
+
+class Probe:
+    """Drives a MainWindow and times frames until they are painted."""
+
+    def __init__(self, window):
+        self.window = window
+        self.app = QtWidgets.QApplication.instance()
+        self.shown = None
+        window.frame_displayed.connect(self._shown)
+        self.viewport = window.view.findChild(QtWidgets.QGraphicsView).viewport()
+
+    def _shown(self, index: int) -> None:
+        self.shown = index
+
+    def wait_painted(self, index: int, timeout_s: float = 30.0) -> None:
+        t_end = time.perf_counter() + timeout_s
+        while self.shown != index:
+            self.app.processEvents(QtCore.QEventLoop.AllEvents, 1)
+            if time.perf_counter() > t_end:
+                raise TimeoutError(f"frame {index} never arrived")
+        self.viewport.repaint()  # synchronous paint: the frame is on screen when this returns
+
+    def step_times(self, targets) -> list[float]:
+        times = []
+        for i in targets:
+            t0 = time.perf_counter()
+            self.window.session.frame_index = int(i)
+            self.wait_painted(int(i))
+            times.append(time.perf_counter() - t0)
+        return times
+
+
+def settle(app, seconds: float) -> None:
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        app.processEvents(QtCore.QEventLoop.AllEvents, 5)
+
+
+def bench_open(window, probe, path: Path, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        window.session.close()
+        settle(probe.app, 0.2)
+        probe.shown = None
+        t0 = time.perf_counter()
+        window.open_path(str(path))
+        probe.wait_painted(0)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def bench_steps(window, probe, path: Path, n_seq: int, n_rand: int):
+    window.open_path(str(path))
+    probe.wait_painted(0)
+    n = window.session.n_frames
+    seq = []
+    for i in range(1, min(n, n_seq + 1)):
+        # A user holding → sees frames at key-repeat rate (~30 ms): give prefetch that time.
+        settle(probe.app, 0.03)
+        seq += probe.step_times([i])
+    rng = np.random.default_rng(0)
+    window.loader.cache.clear()
+    rand = []
+    for i in rng.choice(n, size=min(n_rand, n), replace=False):
+        window.loader.cache.clear()
+        settle(probe.app, 0.03)
+        rand += probe.step_times([int(i)])
+    return seq, rand
+
+
+def bench_floor(size: int, runs: int) -> list[float]:
+    import pyqtgraph as pg
+
+    app = QtWidgets.QApplication.instance()
+    rng = np.random.default_rng(2)
+    frames = [rng.poisson(50, (size, size)).astype(np.float32) for _ in range(4)]
+    view = pg.ImageView()
+    view.resize(1000, 800)
+    view.show()
+    view.setImage(frames[0])
+    settle(app, 0.2)
+    viewport = view.ui.graphicsView.viewport()
+    times = []
+    for k in range(runs):
+        t0 = time.perf_counter()
+        view.setImage(frames[k % 4], autoRange=False, autoLevels=False, levels=(0, 100), autoHistogramRange=False)
+        app.processEvents()
+        viewport.repaint()
+        times.append(time.perf_counter() - t0)
+    view.close()
+    return times
+
+
+def bench_rss(window, probe, path: Path) -> tuple[float, float]:
+    window.open_path(str(path))
+    probe.wait_painted(0)
+    proc = psutil.Process()
+    base = proc.memory_info().rss
+    peak = base
+    for i in range(1, window.session.n_frames):
+        window.session.frame_index = i
+        probe.wait_painted(i)
+        if i % 5 == 0:
+            peak = max(peak, proc.memory_info().rss)
+    settle(probe.app, 0.5)
+    peak = max(peak, proc.memory_info().rss)
+    return base / 2**20, (peak - base) / 2**20
+
+
+def med(times: list[float]) -> str:
+    return f"{statistics.median(times) * 1e3:8.2f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "owlx-bench"))
+    ap.add_argument("--quick", action="store_true", help="smaller files and fewer runs (a smoke test)")
+    args = ap.parse_args()
+    data = Path(args.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    n_big, n_4k = (60, 8) if args.quick else (500, 24)
+    print(f"writing/reusing benchmark files in {data} …", file=sys.stderr)
+    big = write_stack(data / f"stack_{n_big}x1024.cxi", n_big, 1024)
+    huge = write_stack(data / f"stack_{n_4k}x4096.cxi", n_4k, 4096)
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    from owlx.gui.main_window import MainWindow
+    from owlx.gui.settings import AppSettings
+
+    window = MainWindow(settings=AppSettings(fresh=True))
+    window.resize(1400, 900)
+    window.show()
+    probe = Probe(window)
+    budget_mb = window.loader.cache.max_bytes / 2**20
+
+    runs = 3 if args.quick else 7
+    t_open = bench_open(window, probe, big, runs)
+    seq1, rand1 = bench_steps(window, probe, big, 30 if args.quick else 100, 10 if args.quick else 30)
+    seq4, rand4 = bench_steps(window, probe, huge, n_4k - 1, min(n_4k, 8 if args.quick else 20))
+    floor1 = bench_floor(1024, 15 if args.quick else 40)
+    floor4 = bench_floor(4096, 8 if args.quick else 20)
+    window.loader.cache.clear()
+    base_mb, growth_mb = bench_rss(window, probe, big)
+    window.close()
+
+    gb = big.stat().st_size / 1e9
+    print()
+    print(f"owlx viewer benchmark (medians, ms; {os.cpu_count()} cores; offscreen Qt)")
+    print("| measurement | owlx | pyqtgraph ImageView floor | target |")
+    print("|---|---:|---:|---:|")
+    print(f"| open-to-first-frame, {gb:.1f} GB CXI ({n_big}×1024² f32) | {med(t_open)} | – | ≤ 300 |")
+    print(f"| frame step 1024², sequential (prefetched) | {med(seq1)} | {med(floor1)} | ≤ 5 |")
+    print(f"| frame step 1024², random jump (cold) | {med(rand1)} | {med(floor1)} | – |")
+    print(f"| frame step 4096², sequential (prefetched) | {med(seq4)} | {med(floor4)} | ≤ 20 |")
+    print(f"| frame step 4096², random jump (cold) | {med(rand4)} | {med(floor4)} | – |")
+    print()
+    ok = growth_mb <= budget_mb + 300
+    print(
+        f"peak RSS growth stepping through all {n_big} frames: {growth_mb:.0f} MB "
+        f"(baseline {base_mb:.0f} MB; budget {budget_mb:.0f} MB cache + 300 MB) -> {'OK' if ok else 'OVER'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
