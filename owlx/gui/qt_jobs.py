@@ -20,6 +20,11 @@ class JobHandle(QtCore.QObject):
     progress = QtCore.pyqtSignal(int, int)
     result = QtCore.pyqtSignal(object)
     finished = QtCore.pyqtSignal(object)  # JobOutcome
+    # Emitted by the worker after ``finished``: queued events from one thread arrive in order,
+    # so when this one is handled every slot of ``finished`` has run and the handle can go.
+    # (Deleting the handle from a slot of ``finished`` could drop the events still being
+    # posted for slots connected later, and a frame request would never be answered.)
+    released = QtCore.pyqtSignal()
 
     def __init__(self, job: Job, parent: QtCore.QObject | None = None):
         super().__init__(parent)
@@ -50,6 +55,7 @@ class _Runnable(QtCore.QRunnable):
         h = self.handle
         outcome = h.job.run(on_progress=h.progress.emit, on_result=h.result.emit)
         h.finished.emit(outcome)
+        h.released.emit()
 
 
 class QtJobRunner(QtCore.QObject):
@@ -70,28 +76,24 @@ class QtJobRunner(QtCore.QObject):
     def submit(self, job: Job, quiet: bool = False, priority: int = 0) -> JobHandle:
         """Start ``job`` on the pool; higher ``priority`` jobs leave the queue first."""
         handle = JobHandle(job, self)
+        handle.finished.connect(lambda outcome, h=handle: self._finished(h, outcome, quiet))
+        handle.released.connect(lambda h=handle: h.deleteLater())
         if not quiet:
             self.active.append(handle)
             handle.progress.connect(lambda *_: self.jobs_changed.emit())
-            handle.finished.connect(lambda outcome, h=handle: self._finished(h, outcome))
             self.jobs_changed.emit()
-        else:
-            handle.finished.connect(lambda outcome, h=handle: self._quiet_finished(h, outcome))
         self.pool.start(_Runnable(handle), priority)
         return handle
 
-    def _finished(self, handle: JobHandle, outcome: Any) -> None:
+    def _finished(self, handle: JobHandle, outcome: Any, quiet: bool) -> None:
         handle.outcome = outcome
+        if quiet:
+            return
         if handle in self.active:
             self.active.remove(handle)
         if outcome.status == "failed":
             self.job_failed.emit(handle.name, outcome)
         self.jobs_changed.emit()
-        handle.deleteLater()
-
-    def _quiet_finished(self, handle: JobHandle, outcome: Any) -> None:
-        handle.outcome = outcome
-        handle.deleteLater()
 
     def cancel_all(self) -> None:
         for h in list(self.active):
