@@ -47,8 +47,11 @@ def run_gui(
 
     window = MainWindow(settings=AppSettings(fresh=fresh))
     window.show()
-    if path is not None:
-        window.open_path(path, dataset=dataset, live=live)
+    if path is not None and not window.open_path(path, dataset=dataset, live=live) and screenshot:
+        # Headless use has nobody to read the status bar: report like the CLI does.
+        window.close()
+        print(f"owlx: error: {window.last_error}", file=sys.stderr)
+        return 2
     if screenshot:
         window.resize(1400, 900)
         ok = wait_for_frame(window) if path is not None else True

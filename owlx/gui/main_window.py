@@ -65,6 +65,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.current: FrameResult | None = None
         self._hover: tuple[int, int] = (-1, -1)
         self.console: ConsoleDock | None = None
+        self.last_error = ""  # why the last open_path failed, for the CLI's one-line report
 
         self.setWindowTitle("owlx")
         self.setAcceptDrops(True)
@@ -222,14 +223,16 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_path(self, path, dataset: str | None = None, frame: int | None = None, live: bool = False) -> bool:
         """Open a file (or list of numbered files); ``live`` opens HDF5 in SWMR read mode.
         Returns False and shows why on failure; the file shown before stays open."""
+        self.last_error = ""
         try:
             self.session.open(path, dataset=dataset, swmr=live)
         except OwlxError as exc:
-            self.show_message("error", str(exc))
-            return False
+            self.last_error = str(exc)
         except Exception as exc:  # noqa: BLE001 - an unexpected reader failure must not kill the GUI
             log.exception("opening %s failed", path)
-            self.show_message("error", f"cannot open {path}: {exc}")
+            self.last_error = f"cannot open {path}: {type(exc).__name__}: {exc}"
+        if self.last_error:
+            self.show_message("error", self.last_error)
             return False
         if frame is not None and 0 <= frame < self.session.n_frames:
             self.session.frame_index = frame

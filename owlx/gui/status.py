@@ -26,17 +26,18 @@ def format_value(value) -> str:
 
 
 def format_readout(x: int, y: int, value, mask_names=(), q_per_m=None, d_m=None, angstrom=False) -> str:
-    """``x 12  y 40  value 3.5  [hot]  q 0.1278 nm⁻¹  d 49.18 nm`` (spec/viewer.md P1)."""
+    """``x 12  y 40  value 3.5  [hot]  q 0.1278 nm⁻¹ (0.01278 Å⁻¹)  d 49.18 nm`` (spec/viewer.md
+    P1); ``angstrom`` gives d in Å."""
     parts = [f"x {x}", f"y {y}", f"value {format_value(value)}"]
     if mask_names:
         parts.append("[" + ", ".join(mask_names) + "]")
     if q_per_m is not None:
-        if angstrom:
-            parts.append(f"q {q_per_m * 1e-10:.4g} Å⁻¹")
-            parts.append("d ∞" if not math.isfinite(d_m) else f"d {d_m * 1e10:.4g} Å")
+        # q in both units users quote (nm⁻¹ in FXI papers, Å⁻¹ at synchrotrons).
+        parts.append(f"q {q_per_m * 1e-9:.4g} nm⁻¹ ({q_per_m * 1e-10:.4g} Å⁻¹)")
+        if not math.isfinite(d_m):
+            parts.append("d ∞")
         else:
-            parts.append(f"q {q_per_m * 1e-9:.4g} nm⁻¹")
-            parts.append("d ∞" if not math.isfinite(d_m) else f"d {d_m * 1e9:.4g} nm")
+            parts.append(f"d {d_m * 1e10:.4g} Å" if angstrom else f"d {d_m * 1e9:.4g} nm")
     return "   ".join(parts)
 
 

@@ -184,3 +184,22 @@ def test_display_settings_persist_and_fresh_ignores_them(qtbot, tmp_path, cxi):
     qtbot.addWidget(w3)
     assert w3.session.display.norm == "log" and w3.session.mask_settings.out_bits == 5855
     w3.close()
+
+
+def test_drop_from_the_desktop_opens_and_recent_menu_remembers(window, qtbot, cxi):
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(cxi))])
+    pos = QtCore.QPoint(50, 50)
+    enter = QtGui.QDragEnterEvent(pos, QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    window.dropEvent(QtGui.QDropEvent(QtCore.QPointF(pos), QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier))
+    shown(window, qtbot, 0)
+    assert window.windowTitle() == "owlx — hits.cxi"
+    window.session.frame_index = 7
+    window.close()  # remembers the frame last shown
+    entry = window.settings.recent.entries()[0]
+    assert (entry.path, entry.dataset, entry.frame) == (str(cxi), "/entry_1/image_1/data", 7)
+    window._fill_recent_menu()
+    labels = [a.text() for a in window.recent_menu.actions()]
+    assert labels[0] == str(cxi) and labels[-1] == "Clear list"
