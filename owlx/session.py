@@ -14,7 +14,7 @@ into the display order. Navigation (next, previous, ±10, first, last) moves in 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -63,24 +63,20 @@ class Session:
     def open(self, path: str | os.PathLike | list, dataset: str | None = None, swmr: bool = False) -> None:
         """Open a file (or a list of numbered files) and show its default image dataset, or
         ``dataset``. On failure the previous source stays open and an OwlxError is raised."""
-        from .io.open import open_source
+        self.adopt(load_view(path, dataset=dataset, swmr=swmr))
 
-        source = open_source(path, swmr=swmr)
-        try:
-            target = dataset or source.default_stack_path()
-            if target is None:
-                raise DatasetError(f"'{source.path}' contains no image dataset to show")
-            stack = source.set_image(target)
-        except Exception:
-            source.close()
-            raise
+    def adopt(self, view: "LoadedView") -> None:
+        """Show what :func:`load_view` prepared (cheap: no disk access). The GUI runs
+        :func:`load_view` in a worker and calls this on its own thread."""
         old = self.source
-        self.source = source
-        for w in source.warnings:
+        self.source = view.source
+        for w in view.source.warnings:
             self.message.emit("warning", w)
-        self.source_changed.emit(source)
-        self._set_stack(target, stack)
-        if old is not None:
+        self.source_changed.emit(view.source)
+        self._set_stack(view)
+        if view.start_frame:
+            self.frame_index = min(view.start_frame, self.n_frames - 1)
+        if old is not None and old is not view.source:
             old.close()
 
     def close(self) -> None:
@@ -98,38 +94,34 @@ class Session:
         self.stack_changed.emit(None)
 
     def select_stack(self, path: str) -> None:
-        """Show another image dataset of the open source."""
+        """Show another image dataset of the open source (nothing changes on failure)."""
         if self.source is None:
             raise OwlxError("no file is open")
-        self._set_stack(path, self.source.set_image(path))
+        try:
+            view = _load_stack(self.source, path)
+        except Exception:
+            if self.stack is not None:  # set_image moved N to the refused dataset: move it back
+                self.source.set_frame_count(len(self.stack))
+            raise
+        self._set_stack(view)
 
     def show(self, array: np.ndarray, name: str = "array") -> None:
         """Push an in-memory 2-D or 3-D array into the view (the console's ``viewer.show``)."""
         from .io.memory import ArraySource
 
-        arr = np.asarray(array)
-        if arr.ndim not in (2, 3) or arr.size == 0:
-            raise DatasetError(f"show() needs a non-empty 2-D or 3-D array, got shape {arr.shape}")
-        source = ArraySource(arr, name=name)
-        old = self.source
-        self.source = source
-        self.source_changed.emit(source)
-        self._set_stack(source.default_stack_path(), source.set_image())
-        if old is not None:
-            old.close()
+        source = ArraySource(np.asarray(array), name=name)
+        self.adopt(_load_stack(source, source.default_stack_path()))
 
-    def _set_stack(self, path: str, stack: Stack) -> None:
-        if len(stack) == 0:
-            raise DatasetError(f"dataset '{path}' is an empty stack (0 frames)")
-        self.stack = stack
-        self.stack_path = path
-        self.mask_stack = self.source.mask_stack(path) if self.source is not None else None
-        self.geometry = self.source.geometry(path) if self.source is not None else Geometry()
-        for w in self.geometry.warnings:
+    def _set_stack(self, view: "LoadedView") -> None:
+        self.stack = view.stack
+        self.stack_path = view.path
+        self.mask_stack = view.mask_stack
+        self.geometry = view.geometry
+        for w in view.geometry.warnings:
             self.message.emit("warning", w)
         self._frame_index = 0
-        self._set_order(np.arange(len(stack), dtype=np.int64), emit=False)
-        self.stack_changed.emit(path)
+        self._set_order(np.arange(len(view.stack), dtype=np.int64), emit=False)
+        self.stack_changed.emit(view.path)
         self.mask_changed.emit(self.mask_settings)
         self.order_changed.emit()
         self.frame_changed.emit(self._frame_index)
@@ -139,7 +131,7 @@ class Session:
         if self.source is None or not os.path.exists(str(self.source.path)):
             raise OwlxError("nothing to reload")
         path, dataset, index = self.source.path, self.stack_path, self._frame_index
-        self.open(path, dataset=dataset)
+        self.open(path, dataset=dataset, swmr=self.source.swmr)
         self.frame_index = min(index, self.n_frames - 1)
 
     # -- frames -------------------------------------------------------------------------------
@@ -231,8 +223,11 @@ class Session:
         if not self._order.size:
             return
         pos = self.view_position
-        if pos is None:  # selected frame filtered out: go to the nearest shown frame
-            pos = int(np.searchsorted(self._order, self._frame_index))
+        if pos is None:
+            # The selected frame is filtered out: start from the first shown frame after it in
+            # file order (the display order may be sorted by anything, so search it whole).
+            later = np.flatnonzero(self._order > self._frame_index)
+            pos = int(later[np.argmin(self._order[later])]) - (1 if delta > 0 else 0) if later.size else self._order.size
         pos = min(max(pos + int(delta), 0), self._order.size - 1)
         self.frame_index = int(self._order[pos])
 
@@ -288,3 +283,46 @@ class Session:
             f"<Session {os.path.basename(str(self.source.path))}:{self.stack_path} "
             f"frame {self._frame_index} of {self.n_frames}>"
         )
+
+
+@dataclass
+class LoadedView:
+    """Everything read from disk to show one image dataset: made by :func:`load_view` (or
+    :meth:`Session.select_stack`) and applied by :meth:`Session.adopt`."""
+
+    source: Source
+    path: str
+    stack: Stack
+    mask_stack: Stack | None
+    geometry: Geometry
+    start_frame: int = 0
+
+
+def load_view(path: str | os.PathLike | list, dataset: str | None = None, swmr: bool = False) -> LoadedView:
+    """Open a file and prepare its image dataset (default, or ``dataset``), mask and geometry.
+
+    This is the slow part of opening (decompression, header scans, geometry reads) and touches
+    no session state, so the GUI runs it on a worker. On failure the new file is closed and an
+    :class:`OwlxError` is raised.
+    """
+    from .io.open import open_source
+
+    source = open_source(path, swmr=swmr)
+    try:
+        target = dataset or source.default_stack_path()
+        if target is None:
+            raise DatasetError(f"'{source.path}' contains no image dataset to show")
+        view = _load_stack(source, target)
+        # A series opened from one of its files starts at that file (spec/formats.md §3).
+        view.start_frame = int(source.start_frame)
+        return view
+    except Exception:
+        source.close()
+        raise
+
+
+def _load_stack(source: Source, path: str) -> LoadedView:
+    stack = source.set_image(path)
+    if len(stack) == 0:
+        raise DatasetError(f"dataset '{path}' is an empty stack (0 frames)")
+    return LoadedView(source, path, stack, source.mask_stack(path), source.geometry(path))

@@ -52,9 +52,16 @@ def test_navigation_follows_display_order_and_emits(cxi_file):
     s.last()
     assert s.frame_index == 1
     assert [i for i, _ in s.frames()] == [5, 3, 1]
+    s.frame_index = 2  # a filtered-out frame may still be selected (e.g. typed in the field)
+    assert s.view_position is None
+    s.next()
+    assert s.frame_index == 3  # the next shown frame after 2 in file order
+    s.frame_index = 2
+    s.previous()
+    assert s.frame_index == 5  # one place before frame 3 in the display order [5, 3, 1]
     with pytest.raises(OwlxError, match="does not exist"):
         s.frame_index = 6
-    assert s.frame_index == 1
+    assert s.frame_index == 5
 
 
 def test_failed_open_keeps_what_was_open(cxi_file, tmp_path):

@@ -47,7 +47,7 @@ def run_gui(
 
     window = MainWindow(settings=AppSettings(fresh=fresh))
     window.show()
-    if path is not None and not window.open_path(path, dataset=dataset, live=live) and screenshot:
+    if path is not None and not window.open_path(path, dataset=dataset, live=live, wait=bool(screenshot)) and screenshot:
         # Headless use has nobody to read the status bar: report like the CLI does.
         window.close()
         print(f"owlx: error: {window.last_error}", file=sys.stderr)

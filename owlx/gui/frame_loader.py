@@ -14,7 +14,7 @@ never shows stale frames.
 from __future__ import annotations
 
 import itertools
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, fields, replace
 from typing import Sequence
 
 import numpy as np
@@ -60,6 +60,7 @@ class FrameLoader(QtCore.QObject):
         self._render_key: tuple = ()
         self._shared_valid: tuple[tuple, np.ndarray | None] | None = None
         self._pending: dict[int, Job] = {}
+        self._mask_token = 0
         self._wanted: int | None = None
 
     # -- configuration (GUI thread) -----------------------------------------------------------
@@ -72,12 +73,14 @@ class FrameLoader(QtCore.QObject):
         self._update_render_key()
 
     def set_mask_stack(self, mask_stack: Stack | None) -> None:
+        """Use another mask dataset: renders change (percentiles exclude masked pixels), the
+        raw frames stay cached."""
         self._cancel_pending()
         self.mask_stack = mask_stack
         self._shared_valid = None
-        self.stack_token = next(_tokens)  # masks change renders (percentiles exclude them)
-        self.cache.clear()
+        self._mask_token = next(_tokens)
         self._update_render_key()
+        self.cache.discard(lambda k: k[0] == "render")
 
     def set_render_settings(self, display: DisplaySettings, mask: MaskSettings) -> bool:
         """Use new settings; returns True when that changes the rendered images."""
@@ -98,7 +101,9 @@ class FrameLoader(QtCore.QObject):
         # Only what changes the colour-index image: mask colour and opacity are applied by the
         # overlay, so changing them must not throw the cached renders away.
         m = self.mask
-        self._render_key = (self.stack_token, astuple(self.display), (m.enabled, m.out_bits, m.invert))
+        self._render_key = (
+            self.stack_token, self._mask_token, astuple(self.display), (m.enabled, m.out_bits, m.invert)
+        )
 
     # -- requests (GUI thread) ----------------------------------------------------------------
     def request(self, index: int, neighbours: Sequence[int] = ()) -> bool:
@@ -137,8 +142,12 @@ class FrameLoader(QtCore.QObject):
 
         job = Job(work, name=f"frame {index}")
         self._pending[index] = job
-        handle = self.runner.submit(job, quiet=True, priority=priority)
-        handle.finished.connect(lambda outcome, i=index, k=key, j=job: self._finished(i, k, j, outcome))
+        self.runner.submit(
+            job,
+            quiet=True,
+            priority=priority,
+            on_finished=lambda outcome, i=index, k=key, j=job: self._finished(i, k, j, outcome),
+        )
 
     def _cancel_pending(self) -> None:
         for job in self._pending.values():
@@ -171,7 +180,8 @@ class FrameLoader(QtCore.QObject):
             self.cache.put(raw_key, raw)
         ctx.check()
         mask_raw, valid = self._mask_for(mask_stack, mask, index)
-        rendered = render(raw, valid, display)
+        # The float copy of converted frames is not needed for display: do not keep it cached.
+        rendered = replace(render(raw, valid, display), real=None)
         result = FrameResult(key[0], index, raw, valid, rendered, mask_raw)
         self.cache.put(("render", key, index), _RenderEntry(result))
         return result
@@ -196,12 +206,13 @@ class FrameLoader(QtCore.QObject):
 
 
 class _RenderEntry(FrameResult):
-    """Cache wrapper counting the bytes of the rendered index image (raw is cached apart)."""
+    """Cache wrapper counting every array the entry keeps alive. The raw frame is counted here
+    and in its own entry: conservative, so the cache never exceeds its budget."""
 
     def __init__(self, result: FrameResult):
         super().__init__(**{f.name: getattr(result, f.name) for f in fields(FrameResult)})
 
     @property
     def nbytes(self) -> int:
-        index = getattr(self.rendered, "index", None)
-        return int(index.nbytes) if index is not None else 64
+        arrays = (self.rendered.index, self.raw, self.valid, self.mask_raw)
+        return sum(int(a.nbytes) for a in arrays if a is not None)

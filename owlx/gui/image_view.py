@@ -30,6 +30,7 @@ class _Placeholder(QtWidgets.QWidget):
         self.setAttribute(QtCore.Qt.WA_NoSystemBackground)
         self.text = ""
         self.angle = 0
+        self.busy = True  # False: a static message (e.g. a frame that could not be read)
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(50)
         self._timer.timeout.connect(self._turn)
@@ -39,7 +40,8 @@ class _Placeholder(QtWidgets.QWidget):
         self.update()
 
     def showEvent(self, event) -> None:
-        self._timer.start()
+        if self.busy:
+            self._timer.start()
         super().showEvent(event)
 
     def hideEvent(self, event) -> None:
@@ -58,7 +60,8 @@ class _Placeholder(QtWidgets.QWidget):
         p.drawRoundedRect(box, 8, 8)
         arc = QtCore.QRectF(box.left() + 16, box.center().y() - 12, 24, 24)
         p.setPen(QtGui.QPen(QtGui.QColor(230, 230, 230), 3))
-        p.drawArc(arc, -self.angle * 16, 270 * 16)  # Qt angles are 1/16 degree
+        if self.busy:
+            p.drawArc(arc, -self.angle * 16, 270 * 16)  # Qt angles are 1/16 degree
         p.drawText(QtCore.QRectF(arc.right() + 12, box.top(), box.right() - arc.right() - 20, h),
                    QtCore.Qt.AlignVCenter | QtCore.Qt.AlignLeft, self.text)
 
@@ -178,9 +181,13 @@ class FrameView(QtWidgets.QWidget):
         self.mask_item.setVisible(alpha > 0)
 
     # -- placeholder ----------------------------------------------------------------------------
-    def show_placeholder(self, text: str = "Loading…") -> None:
-        """Show a spinner with ``text`` over the view until the next image arrives (W6)."""
+    def show_placeholder(self, text: str = "Loading…", busy: bool = True) -> None:
+        """Show ``text`` over the view until the next image arrives, with a turning spinner
+        while ``busy`` (W6) and without one for a static message."""
         self.placeholder.text = text
+        self.placeholder.busy = busy
+        if not busy:
+            self.placeholder._timer.stop()
         self.placeholder.show()
         self.placeholder.raise_()
         self.placeholder.update()

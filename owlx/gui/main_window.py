@@ -33,15 +33,11 @@ from .image_view import FrameView
 from .qt_jobs import QtJobRunner
 from .settings import AppSettings
 from .status import ErrorIndicator, JobIndicator, format_readout
+from .window_actions import ActionsMixin
+from .window_opening import OpeningMixin
+from .window_output import OutputMixin
 
 log = logging.getLogger(__name__)
-
-OPEN_FILTER = (
-    "All supported (*.cxi *.h5 *.hdf5 *.nxs *.edf *.edf.gz *.edf.bz2 *.mrc *.mrcs *.map *.st "
-    "*.tif *.tiff *.npy *.dat);;CXI/HDF5 (*.cxi *.h5 *.hdf5 *.nxs);;EDF (*.edf *.edf.gz *.edf.bz2);;"
-    "MRC (*.mrc *.mrcs *.map *.st);;TIFF (*.tif *.tiff);;NumPy (*.npy);;FIB-SEM (*.dat);;All files (*)"
-)
-
 
 def _render_fields(display: DisplaySettings) -> DisplaySettings:
     """The part of the display settings that changes the colour-index image (the colormap is
@@ -49,7 +45,7 @@ def _render_fields(display: DisplaySettings) -> DisplaySettings:
     return replace(display, colormap="gray", invert_colormap=False)
 
 
-class MainWindow(QtWidgets.QMainWindow):
+class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, QtWidgets.QMainWindow):
     """One file per window. ``session`` is shared with the console and scripts."""
 
     frame_displayed = QtCore.pyqtSignal(int)  # emitted after a frame reached the view
@@ -138,73 +134,6 @@ class MainWindow(QtWidgets.QMainWindow):
         bar.addPermanentWidget(self.error_indicator)
         self.jobs.job_failed.connect(lambda name, o: self.error_indicator.add(f"{name}: {o.error}", o.traceback))
 
-    def _action(self, menu, text, slot, shortcut=None, checkable=False, tip=None):
-        act = QtWidgets.QAction(text, self)
-        if shortcut:
-            act.setShortcuts([QtGui.QKeySequence(s) for s in (shortcut if isinstance(shortcut, list) else [shortcut])])
-        act.setCheckable(checkable)
-        if tip:
-            act.setToolTip(tip)
-        act.triggered.connect(slot)
-        menu.addAction(act)
-        self.addAction(act)  # shortcuts work while the menu bar is hidden (full screen)
-        return act
-
-    def _build_actions(self) -> None:
-        mb = self.menuBar()
-        fm = mb.addMenu("&File")
-        self._action(fm, "&Open…", self.open_dialog, "Ctrl+O")
-        self.recent_menu = fm.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self._action(fm, "&Reload", self.reload, "F5")
-        fm.addSeparator()
-        self._action(fm, "Save view as &PNG", self.save_png, "Ctrl+P")
-        self._action(fm, "Save PNG &as…", self.save_png_as, "Ctrl+Shift+P")
-        fm.addSeparator()
-        self._action(fm, "&Close file", self.close_file, "Ctrl+W")
-        self._action(fm, "&Quit", self.close, "Ctrl+Q")
-
-        em = mb.addMenu("&Edit")
-        # Ctrl+C copies the image only while the view has focus (scope View): a widget-bound
-        # shortcut, so that text fields and the console keep their own Ctrl+C.
-        copy = QtWidgets.QShortcut(QtGui.QKeySequence.Copy, self.view, self.copy_image)
-        copy.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
-        self._action(em, "Copy image", self.copy_image).setToolTip("Ctrl+C while the image view has focus")
-
-        vm = mb.addMenu("&View")
-        self._action(vm, "&Go to frame…", self.browser.focus_index_field, "Ctrl+J")
-        self._action(vm, "Data &tree", lambda: self._toggle_dock(self.tree_dock), "Ctrl+T")
-        self._action(vm, "&Display panel", lambda: self._toggle_dock(self.display_dock), "Ctrl+D")
-        self.console_action = self._action(vm, "&Console", self.toggle_console, "Ctrl+Shift+C")
-        ok, why = ConsoleDock.available()
-        if not ok:
-            self.console_action.setEnabled(False)
-            self.console_action.setToolTip(f"Console unavailable: {why}")
-        self._action(vm, "&Full screen", self.toggle_full_screen, ["Ctrl+F", "F11"])
-
-        hm = mb.addMenu("&Help")
-        self._action(hm, "Reset settings", self.reset_settings)
-        self._action(hm, "About owlx", self._about)
-
-        # View-scope keys: active only while the image view has focus (spec/viewer.md §14).
-        view_keys = {
-            QtCore.Qt.Key_Right: lambda: self.session.step(1),
-            QtCore.Qt.Key_Down: lambda: self.session.step(1),
-            QtCore.Qt.Key_Left: lambda: self.session.step(-1),
-            QtCore.Qt.Key_Up: lambda: self.session.step(-1),
-            QtCore.Qt.Key_PageDown: lambda: self.session.step(10),
-            QtCore.Qt.Key_PageUp: lambda: self.session.step(-10),
-            QtCore.Qt.Key_Home: self.session.first,
-            QtCore.Qt.Key_End: self.session.last,
-            QtCore.Qt.Key_Space: lambda: self.set_slideshow(not self.slideshow.isActive()),
-        }
-        self._view_shortcuts = []
-        for key, slot in view_keys.items():
-            sc = QtWidgets.QShortcut(QtGui.QKeySequence(key), self.view, slot)
-            sc.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
-            sc.setAutoRepeat(True)
-            self._view_shortcuts.append(sc)
-
     def _connect_session(self) -> None:
         s = self.session
         s.source_changed.connect(self._on_source_changed)
@@ -215,76 +144,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.mask_changed.connect(self._on_mask_changed)
         s.message.connect(self.show_message)
         self.loader.frame_ready.connect(self._on_frame_ready)
-        self.loader.load_failed.connect(
-            lambda i, msg: self.show_message("error", f"frame {i} could not be read: {msg}")
-        )
-
-    # -- opening ------------------------------------------------------------------------------
-    def open_path(self, path, dataset: str | None = None, frame: int | None = None, live: bool = False) -> bool:
-        """Open a file (or list of numbered files); ``live`` opens HDF5 in SWMR read mode.
-        Returns False and shows why on failure; the file shown before stays open."""
-        self.last_error = ""
-        try:
-            self.session.open(path, dataset=dataset, swmr=live)
-        except OwlxError as exc:
-            self.last_error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - an unexpected reader failure must not kill the GUI
-            log.exception("opening %s failed", path)
-            self.last_error = f"cannot open {path}: {type(exc).__name__}: {exc}"
-        if self.last_error:
-            self.show_message("error", self.last_error)
-            return False
-        if frame is not None and 0 <= frame < self.session.n_frames:
-            self.session.frame_index = frame
-        first = path[0] if isinstance(path, (list, tuple)) else path
-        self.settings.recent.add(os.path.abspath(str(first)), self.session.stack_path, self.session.frame_index)
-        self.settings.set_last_directory(os.path.dirname(os.path.abspath(str(first))))
-        self.view.setFocus()
-        return True
-
-    def open_dialog(self) -> None:
-        paths, _ = QtWidgets.QFileDialog.getOpenFileNames(
-            self, "Open", self.settings.last_directory(), OPEN_FILTER
-        )
-        if paths:
-            self.open_path(paths if len(paths) > 1 else paths[0])
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for entry in self.settings.recent.entries():
-            label = entry.path + ("" if entry.exists else " (missing)")
-            act = self.recent_menu.addAction(label)
-            act.setEnabled(entry.exists)
-            act.triggered.connect(
-                lambda _=False, e=entry: self.open_path(e.path, dataset=e.dataset or None, frame=e.frame)
-            )
-        self.recent_menu.addSeparator()
-        self.recent_menu.addAction("Clear list", self.settings.recent.clear)
-
-    def reload(self) -> None:
-        if self.session.source is None:
-            return
-        expanded = self.tree.expanded_paths()
-        try:
-            self.session.reload()
-        except OwlxError as exc:
-            self.show_message("error", str(exc))
-            return
-        self.tree.restore_expanded(expanded)
-        self.show_message("info", "reloaded")
-
-    def close_file(self) -> None:
-        self.session.close()
-
-    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QtGui.QDropEvent) -> None:
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.open_path(paths if len(paths) > 1 else paths[0])
+        self.loader.load_failed.connect(self._on_load_failed)
 
     # -- session observers --------------------------------------------------------------------
     def _on_source_changed(self, source) -> None:
@@ -346,6 +206,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.console is not None:
             self.console.push({"frame": result.raw})
         self.frame_displayed.emit(result.index)
+
+    def _on_load_failed(self, index: int, message: str) -> None:
+        text = f"frame {index} could not be read: {message}"
+        self.show_message("error", text)
+        if index == self.session.frame_index:
+            self.current = None
+            self.view.clear()
+            self.view.show_placeholder(f"frame {index} could not be read", busy=False)
 
     def _on_display_changed(self, settings: DisplaySettings) -> None:
         self.display_panel.set_settings(settings)
@@ -449,62 +317,6 @@ class MainWindow(QtWidgets.QMainWindow):
             cx, cy = beam_center(cur.raw.shape[:2])
             q, d = q_resolution(x, y, cx, cy, g.wavelength_m, g.distance_m, g.pixel_size_m)
         self.readout_label.setText(format_readout(x, y, value, names, q, d))
-
-    # -- output -------------------------------------------------------------------------------
-    def _native_image(self) -> QtGui.QImage | None:
-        cur = self.current
-        if cur is None:
-            return None
-        table = None if cur.rendered.index.ndim == 3 else self._table
-        m = self.session.mask_settings
-        return self.view.render_native(cur.rendered.index, table, cur.valid, m.colour, m.opacity)
-
-    def png_name(self) -> Path:
-        """``<file stem>_<dataset path with / → _>_<frame, 6 digits>.png`` in the PNG folder,
-        with ``-1``, ``-2``… added instead of overwriting (spec/viewer.md X4)."""
-        src = Path(str(self.session.source.path))
-        folder = Path(self.settings.png_folder() or src.parent)
-        dataset = (self.session.stack_path or "").strip("/").replace("/", "_")
-        base = f"{src.name.split('.')[0]}_{dataset}_{self.session.frame_index:06d}"
-        candidate, k = folder / f"{base}.png", 0
-        while candidate.exists():
-            k += 1
-            candidate = folder / f"{base}-{k}.png"
-        return candidate
-
-    def save_png(self, path: str | Path | None = None) -> Path | None:
-        image = self._native_image()
-        if image is None:
-            self.show_message("warning", "nothing to save: no frame is shown")
-            return None
-        target = Path(path) if path else self.png_name()
-        s = self.session
-        for key, value in (
-            ("Source", str(s.source.path)),
-            ("Dataset", str(s.stack_path)),
-            ("Frame", str(s.frame_index)),
-            ("Norm", s.display.norm),
-            ("Levels", f"{self.current.rendered.lo:.6g} {self.current.rendered.hi:.6g}"),
-        ):
-            image.setText(key, value)
-        if not image.save(str(target), "PNG"):
-            self.show_message("error", f"could not write {target}: check the folder is writable")
-            return None
-        self.show_message("info", f"saved {target}")
-        return target
-
-    def save_png_as(self) -> None:
-        if self.current is None:
-            return
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save PNG", str(self.png_name()), "PNG (*.png)")
-        if path:
-            self.save_png(path)
-
-    def copy_image(self) -> None:
-        image = self._native_image()
-        if image is not None:
-            QtWidgets.QApplication.clipboard().setImage(image)
-            self.show_message("info", "image copied")
 
     # -- console, layout, messages --------------------------------------------------------------
     def _console_namespace(self) -> dict:

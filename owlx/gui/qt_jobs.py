@@ -7,7 +7,7 @@ run on the GUI thread and may touch widgets. Nothing long ever runs on the GUI t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from PyQt5 import QtCore
 
@@ -73,11 +73,27 @@ class QtJobRunner(QtCore.QObject):
         self.pool.setMaxThreadCount(max_threads)
         self.active: list[JobHandle] = []
 
-    def submit(self, job: Job, quiet: bool = False, priority: int = 0) -> JobHandle:
-        """Start ``job`` on the pool; higher ``priority`` jobs leave the queue first."""
+    def submit(
+        self,
+        job: Job,
+        quiet: bool = False,
+        priority: int = 0,
+        on_finished: Callable[[JobOutcome], None] | None = None,
+        on_result: Callable[[Any], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> JobHandle:
+        """Start ``job`` on the pool; higher ``priority`` jobs leave the queue first.
+
+        Pass the callbacks here rather than connecting to the returned handle's signals: they
+        are connected before the job starts, whereas a fast job may finish before a connection
+        made after ``submit`` returns, and its signal would reach nobody.
+        """
         handle = JobHandle(job, self)
         handle.finished.connect(lambda outcome, h=handle: self._finished(h, outcome, quiet))
-        handle.released.connect(lambda h=handle: h.deleteLater())
+        handle.released.connect(handle.deleteLater)
+        for signal, slot in ((handle.finished, on_finished), (handle.result, on_result), (handle.progress, on_progress)):
+            if slot is not None:
+                signal.connect(slot)
         if not quiet:
             self.active.append(handle)
             handle.progress.connect(lambda *_: self.jobs_changed.emit())

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from owlx.core.display import DEFAULT_MASK_OUT_BITS  # noqa: E402 - re-exported
+
 
 @dataclass(frozen=True)
 class MaskBit:
@@ -51,7 +53,8 @@ MASK_BITS: tuple[MaskBit, ...] = (
 )
 
 #: 1+2+4+8+16+64+128+512+1024+4096, Owl's default "mask out" selection.
-DEFAULT_MASK_OUT_BITS = 5855
+# The default lives with the display settings (MaskSettings) in owlx.core; the table above
+# must agree with it.
 
 assert DEFAULT_MASK_OUT_BITS == sum(b.value for b in MASK_BITS if b.masked_by_default)
 

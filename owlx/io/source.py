@@ -184,6 +184,10 @@ class Source:
 
     #: short format name: "hdf5", "edf", "mrc", "tiff", "npy", "dat"
     format: str = ""
+    #: frame to show first: a numbered series opened from one of its files starts at that file
+    start_frame: int = 0
+    #: opened in SWMR (live) read mode
+    swmr: bool = False
     #: N, the frame count of the image stack (spec/formats.md §1.5); None until one is chosen
     frame_count: int | None = None
 

@@ -55,7 +55,7 @@ def shown(window, qtbot, index: int) -> None:
 
 
 def open_and_focus(window, qtbot, path) -> None:
-    assert window.open_path(str(path))
+    assert window.open_path(str(path), wait=True)
     shown(window, qtbot, 0)
     window.activateWindow()
     window.view.setFocus()
@@ -147,7 +147,7 @@ def test_bad_files_leave_the_window_usable(window, qtbot, cxi, tmp_path):
     for bad in (tmp_path / "missing.cxi", truncated, tmp_path / "notes.xyz"):
         if bad.suffix == ".xyz":
             bad.write_text("hello")
-        assert not window.open_path(str(bad))
+        assert not window.open_path(str(bad), wait=True)
         assert bad.name in window.statusBar().currentMessage()
         assert window.error_indicator.isVisible()
     assert window.session.frame_index == 3 and window.current.index == 3
@@ -202,4 +202,4 @@ def test_drop_from_the_desktop_opens_and_recent_menu_remembers(window, qtbot, cx
     assert (entry.path, entry.dataset, entry.frame) == (str(cxi), "/entry_1/image_1/data", 7)
     window._fill_recent_menu()
     labels = [a.text() for a in window.recent_menu.actions()]
-    assert labels[0] == str(cxi) and labels[-1] == "Clear list"
+    assert labels[0] == "&1 hits.cxi" and labels[-1] == "Clear list"

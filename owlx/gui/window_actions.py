@@ -1,0 +1,83 @@
+"""Menus, actions and keyboard shortcuts of the main window (spec/viewer.md §14).
+
+Window-scope shortcuts are QActions added to the window; view-scope keys (arrows, PgUp/PgDn,
+Home/End, Space, Ctrl+C) are QShortcuts bound to the image view with
+``WidgetWithChildrenShortcut``, so a text field, the tree or the console keeps its own keys.
+"""
+
+from __future__ import annotations
+
+from PyQt5 import QtCore, QtGui, QtWidgets
+
+from .console import ConsoleDock
+
+
+class ActionsMixin:
+    """Part of :class:`MainWindow`."""
+
+    def _action(self, menu, text, slot, shortcut=None, checkable=False, tip=None):
+        act = QtWidgets.QAction(text, self)
+        if shortcut:
+            act.setShortcuts([QtGui.QKeySequence(s) for s in (shortcut if isinstance(shortcut, list) else [shortcut])])
+        act.setCheckable(checkable)
+        if tip:
+            act.setToolTip(tip)
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        self.addAction(act)  # shortcuts work while the menu bar is hidden (full screen)
+        return act
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        fm = mb.addMenu("&File")
+        self._action(fm, "&Open…", self.open_dialog, "Ctrl+O")
+        self.recent_menu = fm.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._action(fm, "&Reload", self.reload, "F5")
+        fm.addSeparator()
+        self._action(fm, "Save view as &PNG", self.save_png, "Ctrl+P")
+        self._action(fm, "Save PNG &as…", self.save_png_as, "Ctrl+Shift+P")
+        fm.addSeparator()
+        self._action(fm, "&Close file", self.close_file, "Ctrl+W")
+        self._action(fm, "&Quit", self.close, "Ctrl+Q")
+
+        em = mb.addMenu("&Edit")
+        # Ctrl+C copies the image only while the view has focus (scope View): a widget-bound
+        # shortcut, so that text fields and the console keep their own Ctrl+C.
+        copy = QtWidgets.QShortcut(QtGui.QKeySequence.Copy, self.view, self.copy_image)
+        copy.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
+        self._action(em, "Copy image", self.copy_image).setToolTip("Ctrl+C while the image view has focus")
+
+        vm = mb.addMenu("&View")
+        self._action(vm, "&Go to frame…", self.browser.focus_index_field, "Ctrl+J")
+        self._action(vm, "Data &tree", lambda: self._toggle_dock(self.tree_dock), "Ctrl+T")
+        self._action(vm, "&Display panel", lambda: self._toggle_dock(self.display_dock), "Ctrl+D")
+        self.console_action = self._action(vm, "&Console", self.toggle_console, "Ctrl+Shift+C")
+        ok, why = ConsoleDock.available()
+        if not ok:
+            self.console_action.setEnabled(False)
+            self.console_action.setToolTip(f"Console unavailable: {why}")
+        self._action(vm, "&Full screen", self.toggle_full_screen, ["Ctrl+F", "F11"])
+
+        hm = mb.addMenu("&Help")
+        self._action(hm, "Reset settings", self.reset_settings)
+        self._action(hm, "About owlx", self._about)
+
+        # View-scope keys: active only while the image view has focus (spec/viewer.md §14).
+        view_keys = {
+            QtCore.Qt.Key_Right: lambda: self.session.step(1),
+            QtCore.Qt.Key_Down: lambda: self.session.step(1),
+            QtCore.Qt.Key_Left: lambda: self.session.step(-1),
+            QtCore.Qt.Key_Up: lambda: self.session.step(-1),
+            QtCore.Qt.Key_PageDown: lambda: self.session.step(10),
+            QtCore.Qt.Key_PageUp: lambda: self.session.step(-10),
+            QtCore.Qt.Key_Home: self.session.first,
+            QtCore.Qt.Key_End: self.session.last,
+            QtCore.Qt.Key_Space: lambda: self.set_slideshow(not self.slideshow.isActive()),
+        }
+        self._view_shortcuts = []
+        for key, slot in view_keys.items():
+            sc = QtWidgets.QShortcut(QtGui.QKeySequence(key), self.view, slot)
+            sc.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
+            sc.setAutoRepeat(True)
+            self._view_shortcuts.append(sc)
