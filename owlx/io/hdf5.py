@@ -10,17 +10,28 @@
   ``numEvents`` of §1.5. Rules 3 and 5 depend on N, the frame count of the image stack:
   :meth:`Hdf5Source.set_image` (or ``set_frame_count``) re-classifies the nodes already listed.
 * Nothing but the open ``h5py.File`` is kept: nodes and stacks address datasets by path.
+* Listing a group is the hot path of a big file (10⁴ members in one group is common): it opens
+  the group once and works on its members with h5py's low-level calls, reading per dataset only
+  what §1.3 needs (shape, dtype, and the ``axes`` and ``numEvents`` attributes when present).
+  The other attributes are read when something asks for ``node.attrs`` (a tooltip, ``owlx
+  info``), and a dataset's object address only when a walk needs it.
+* Thread safety: a group may be listed on a worker thread while the GUI thread reads frames or
+  changes N. h5py serialises its own calls; the reader's dictionaries are guarded by a lock, a
+  group is listed once even when two threads ask at the same time, and nodes listed while N
+  changes are classified with the new N.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 import h5py
 import numpy as np
+from h5py import h5a, h5d, h5g, h5l, h5o, h5t
 
 try:  # registers Bitshuffle, LZ4, Blosc, Zstd, ... filters with HDF5 (spec/formats.md §1.1)
     import hdf5plugin  # noqa: F401
@@ -56,24 +67,78 @@ def normalize(path: str) -> str:
 class _Info:
     """Raw facts about a dataset, enough to re-classify it when N changes."""
 
-    __slots__ = ("shape", "numeric", "names", "num_events", "axes_warnings")
+    __slots__ = ("shape", "dtype", "numeric", "names", "num_events", "axes_warnings")
 
-    def __init__(self, ds: h5py.Dataset):
-        self.shape = tuple(int(s) for s in ds.shape) if ds.shape is not None else ()
-        dt = ds.dtype
-        self.numeric = dt.kind in "biufc" or complex_fields(dt) is not None
-        self.names, self.axes_warnings = cxi.parse_axes(_attr(ds, "axes"), len(self.shape))
-        self.num_events = cxi.parse_num_events(_attr(ds, "numEvents"))
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, axes: Any, num_events: Any):
+        self.shape = shape
+        self.dtype = dtype
+        self.numeric = dtype.kind in "biufc" or complex_fields(dtype) is not None
+        self.names, self.axes_warnings = cxi.parse_axes(axes, len(shape))
+        self.num_events = cxi.parse_num_events(num_events)
+
+    @classmethod
+    def read(cls, dsid: h5d.DatasetID) -> _Info:
+        """The facts of an open dataset, with as few HDF5 calls as possible: the two attributes
+        are looked for only when the dataset has attributes at all."""
+        dims = dsid.shape  # None for a null dataspace (h5py.Empty)
+        shape = tuple(int(s) for s in dims) if dims is not None else ()
+        axes = num_events = None
+        if h5a.get_num_attrs(dsid):
+            axes = _low_attr(dsid, b"axes")
+            num_events = _low_attr(dsid, b"numEvents")
+        return cls(shape, dsid.dtype, axes, num_events)
 
     def classify(self, n_frames: int | None) -> cxi.Classification:
         return cxi.classify(self.shape, self.numeric, self.names, self.num_events, n_frames)
 
 
-def _attr(obj: Any, key: str) -> Any:
+class _Handle:
+    """The one thing :class:`h5py.AttributeManager` needs of its parent: a low-level id."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, oid: Any):
+        self.id = oid
+
+
+def _low_attr(oid: Any, name: bytes) -> Any:
+    """Value of attribute ``name`` of an open object, decoded as ``obj.attrs[name]`` would be;
+    None when absent or unreadable."""
     try:
-        return obj.attrs[key] if key in obj.attrs else None
-    except (OSError, TypeError, KeyError):  # unreadable attribute types
+        if not h5a.exists(oid, name):
+            return None
+        return h5py.AttributeManager(_Handle(oid))[name]
+    except (OSError, TypeError, KeyError, ValueError):  # unreadable attribute types
         return None
+
+
+class _Hdf5Node(Node):
+    """A :class:`Node` whose attributes are read from the file the first time they are asked
+    for: listing a group of 10⁴ datasets must not read 10⁴ attribute sets nobody looks at."""
+
+    @property  # type: ignore[override]
+    def attrs(self) -> dict[str, Any]:
+        state = self.__dict__
+        loader = state.get("_attrs_loader")
+        if loader is not None:  # two threads may both read them: harmless, same values
+            state["_attrs"] = loader()
+            state.pop("_attrs_loader", None)
+        return state.setdefault("_attrs", {})
+
+    @attrs.setter
+    def attrs(self, value: dict[str, Any]) -> None:
+        self.__dict__.pop("_attrs_loader", None)
+        self.__dict__["_attrs"] = value
+
+
+def _lazy_node(path: str, kind: Kind, attrs: Callable[[], dict[str, Any]], **fields: Any) -> Node:
+    node = _Hdf5Node(path, kind, **fields)
+    node.__dict__["_attrs_loader"] = attrs
+    return node
+
+
+def _decode(name: bytes) -> str:
+    return name.decode("utf-8", "surrogateescape")
 
 
 def _attrs(obj: Any) -> dict[str, Any]:
@@ -91,7 +156,15 @@ def _attrs(obj: Any) -> dict[str, Any]:
 
 
 def _address(obj: Any) -> tuple[int, int]:
-    info = h5py.h5o.get_info(obj.id)
+    return _address_of_id(obj.id)
+
+
+def _address_of_id(oid: Any) -> tuple[int, int]:
+    return _address_of_info(h5o.get_info(oid))
+
+
+def _address_of_info(info: Any) -> tuple[int, int]:
+    """(file number, object address): the identity of an HDF5 object across links."""
     return (int(info.fileno), int(info.addr))
 
 
@@ -112,14 +185,19 @@ class Hdf5Source(Source):
             raise
 
     def _init_tree(self) -> None:
+        # Guards the dictionaries below and frame_count: a worker may list a group while the
+        # GUI thread changes N or reads per-frame data. h5py serialises its own calls.
+        self._lock = threading.RLock()
+        self._list_locks: dict[str, threading.Lock] = {}
+        self._listed: dict[str, list[Node]] = {}
         self._nodes: dict[str, Node] = {}
         self._info: dict[str, _Info] = {}
-        self._addr: dict[str, tuple[int, int]] = {}
+        self._addr: dict[str, tuple[int, int] | None] = {}
         self._per_frame_cache: dict[tuple[str, int], np.ndarray] = {}
         self.frame_count: int | None = None
-        root = self._file["/"]
-        self._addr["/"] = _address(root)
-        self._root = Node("/", Kind.GROUP, attrs=_attrs(root), _list_children=lambda: self._list("/"))
+        self._addr["/"] = _address(self._file["/"])
+        self._root = _lazy_node("/", Kind.GROUP, lambda: self._read_attrs("/"),
+                                _list_children=lambda: self._list("/"))
         self._nodes["/"] = self._root
         self._default = self._find_default()
         #: the image dataset whose frame count is N (§1.5); None when the file has no image
@@ -168,8 +246,9 @@ class Hdf5Source(Source):
 
     def node(self, path: str) -> Node:
         path = normalize(path)
-        if path in self._nodes:
-            return self._nodes[path]
+        node = self._nodes.get(path)
+        if node is not None:
+            return node
         parent = self.node(parent_of(path))  # lists the parent group once
         name = path.rsplit("/", 1)[-1]
         for child in parent.children():
@@ -178,70 +257,109 @@ class Hdf5Source(Source):
         raise KeyError(f"no object '{path}' in '{self.name}'")
 
     def _list(self, path: str) -> list[Node]:
+        """The children of group ``path``, listed once even when several threads ask."""
+        with self._lock:
+            listed = self._listed.get(path)
+            if listed is not None:
+                return listed
+            path_lock = self._list_locks.setdefault(path, threading.Lock())
+        with path_lock:  # a second caller waits for the first one's result
+            listed = self._listed.get(path)
+            if listed is None:
+                listed = self._list_group(path)
+                with self._lock:
+                    self._listed[path] = listed
+                    self._list_locks.pop(path, None)
+            return listed
+
+    def _list_group(self, path: str) -> list[Node]:
         try:
-            group = self._file[path]
+            gid = h5o.open(self._file.id, path.encode("utf-8", "surrogateescape"))
         except (KeyError, OSError, ValueError):
             return []
+        if not isinstance(gid, h5g.GroupID):
+            return []
+        links: list[tuple[bytes, int]] = []
+        gid.links.iterate(lambda name, info: links.append((name, info.type)), info=True)
         ancestors = self._ancestor_addresses(path)
-        nodes = []
-        for name in group:
-            nodes.append(self._make_node(group, join(path, name), name, ancestors))
+        nodes, infos = [], {}
+        for name, link_type in links:
+            child = join(path, _decode(name))
+            node, info = self._make_node(gid, name, link_type, child, ancestors)
+            nodes.append(node)
+            if info is not None:
+                infos[child] = info
+        n_frames = self.frame_count
+        for node in nodes:  # classified outside the lock, checked against N below
+            if node.path in infos:
+                self._classify(node, infos[node.path], n_frames)
+        with self._lock:
+            if self.frame_count != n_frames:  # N changed meanwhile (set_image on another thread)
+                for node in nodes:
+                    if node.path in infos:
+                        self._classify(node, infos[node.path], self.frame_count)
+            self._info.update(infos)
+            for node in nodes:
+                self._nodes[node.path] = node
         return sort_children(nodes)
 
     def _ancestor_addresses(self, path: str) -> dict[tuple[int, int], str]:
         out = {}
         cur = path
         while True:
-            if cur in self._addr:
-                out[self._addr[cur]] = cur
+            addr = self._addr.get(cur)
+            if addr is not None:
+                out[addr] = cur
             if cur == "/":
                 return out
             cur = parent_of(cur)
 
-    def _make_node(self, group: h5py.Group, path: str, name: str, ancestors: dict) -> Node:
+    def _make_node(self, gid: h5g.GroupID, name: bytes, link_type: int, path: str,
+                   ancestors: dict) -> tuple[Node, _Info | None]:
+        """The node of member ``name`` of the open group ``gid`` (and the facts of a dataset)."""
         target = None
         try:
-            link = group.get(name, getlink=True)
-        except (KeyError, OSError):
-            link = None
-        if isinstance(link, h5py.SoftLink):
-            target = link.path
-        elif isinstance(link, h5py.ExternalLink):
-            target = f"{link.filename}:{link.path}"
+            if link_type == h5l.TYPE_SOFT:
+                target = _decode(gid.links.get_val(name))
+            elif link_type == h5l.TYPE_EXTERNAL:
+                filename, inner = gid.links.get_val(name)
+                target = f"{_decode(filename)}:{_decode(inner)}"
+        except (KeyError, OSError, ValueError):
+            pass
         try:
-            obj = group[name]
+            oid = h5o.open(gid, name)
         except (KeyError, OSError, ValueError) as err:
-            node = Node(path, Kind.VALUE, link_target=target, note=f"broken link: {_short(err)}")
-            self._nodes[path] = node
-            return node
-        if isinstance(obj, h5py.Group):
-            addr = _address(obj)
+            return Node(path, Kind.VALUE, link_target=target, note=f"broken link: {_short(err)}"), None
+        def attrs() -> dict[str, Any]:  # read when a tooltip asks
+            return self._read_attrs(path)
+
+        if isinstance(oid, h5g.GroupID):
+            addr = _address_of_id(oid)
             self._addr[path] = addr
             if addr in ancestors:  # a cycle: show it, never expand it
-                node = Node(path, Kind.GROUP, attrs=_attrs(obj), link_target=target or ancestors[addr],
-                            note=f"link back to its ancestor {ancestors[addr]}; not expanded")
-            else:
-                node = Node(path, Kind.GROUP, attrs=_attrs(obj), link_target=target,
-                            _list_children=lambda p=path: self._list(p))
-        elif isinstance(obj, h5py.Dataset):
-            self._addr[path] = _address(obj)
+                return _lazy_node(path, Kind.GROUP, attrs, link_target=target or ancestors[addr],
+                                  note=f"link back to its ancestor {ancestors[addr]}; not expanded"), None
+            return _lazy_node(path, Kind.GROUP, attrs, link_target=target,
+                              _list_children=lambda: self._list(path)), None
+        if isinstance(oid, h5d.DatasetID):
             try:
-                info = _Info(obj)
+                info = _Info.read(oid)
             except (TypeError, ValueError, OSError) as err:  # types numpy cannot represent
-                node = Node(path, Kind.VALUE, link_target=target, note=f"unreadable dataset: {_short(err)}")
-                self._nodes[path] = node
-                return node
-            self._info[path] = info
-            node = Node(path, Kind.VALUE, shape=info.shape, dtype=obj.dtype, attrs=_attrs(obj),
-                        link_target=target)
-            self._classify(node, info)
-        else:  # committed datatypes
-            node = Node(path, Kind.VALUE, link_target=target, note=f"{type(obj).__name__}")
-        self._nodes[path] = node
-        return node
+                note = f"unreadable dataset: {_short(err)}"
+                return Node(path, Kind.VALUE, link_target=target, note=note), None
+            return _lazy_node(path, Kind.VALUE, attrs, shape=info.shape, dtype=info.dtype,
+                              link_target=target), info
+        kind_name = "Datatype" if isinstance(oid, h5t.TypeID) else type(oid).__name__
+        return Node(path, Kind.VALUE, link_target=target, note=kind_name), None  # committed datatypes
 
-    def _classify(self, node: Node, info: _Info) -> None:
-        result = info.classify(self.frame_count)
+    def _read_attrs(self, path: str) -> dict[str, Any]:
+        try:
+            return _attrs(self._file[path])
+        except Exception:  # noqa: BLE001 - a closed file or a broken link: a tooltip without attributes
+            return {}
+
+    def _classify(self, node: Node, info: _Info, n_frames: int | None) -> None:
+        result = info.classify(n_frames)
         node.kind = result.kind
         node.frame_axis = result.frame_axis
         node.note = "; ".join(info.axes_warnings + result.notes)
@@ -249,6 +367,21 @@ class Hdf5Source(Source):
     def stacks(self) -> list[Node]:
         """All image nodes, breadth-first, each dataset once even when linked from elsewhere."""
         return [n for n in self._walk_unique() if n.kind.is_image]
+
+    def _object_address(self, node: Node) -> tuple[int, int] | None:
+        """Object address of a listed node: groups have theirs from the listing, a dataset's
+        is looked up once, here (a walk needs it; a listing does not)."""
+        if node.path in self._addr:
+            return self._addr[node.path]
+        addr = None
+        if node.path in self._info:
+            try:
+                info = h5o.get_info(self._file.id, node.path.encode("utf-8", "surrogateescape"))
+                addr = _address_of_info(info)
+            except (KeyError, OSError, ValueError):
+                addr = None
+        self._addr[node.path] = addr
+        return addr
 
     def _walk_unique(self):
         """Breadth-first over datasets, each object once; within a group real members come
@@ -258,7 +391,7 @@ class Hdf5Source(Source):
         while queue:
             children = queue.popleft().children()
             for child in sorted(children, key=lambda c: c.link_target is not None):
-                addr = self._addr.get(child.path)
+                addr = self._object_address(child)
                 if addr is not None and addr in seen:
                     continue
                 seen.add(addr)
@@ -293,10 +426,11 @@ class Hdf5Source(Source):
 
     def set_frame_count(self, n: int | None) -> None:
         """Set N and re-apply the N-dependent rules (§1.3 rules 3 and 5) to listed nodes."""
-        self.frame_count = n
-        self._per_frame_cache.clear()
-        for path, info in self._info.items():
-            self._classify(self._nodes[path], info)
+        with self._lock:
+            self.frame_count = n
+            self._per_frame_cache.clear()
+            for path, info in self._info.items():
+                self._classify(self._nodes[path], info, n)
 
     def set_image(self, path: str) -> Stack:
         """Make ``path`` the image stack: N becomes its frame count. Returns its stack."""
@@ -322,9 +456,10 @@ class Hdf5Source(Source):
             node = self.node(path)
         except KeyError as err:
             raise DatasetError(f"no dataset '{normalize(path)}' in '{self.name}'") from err
-        if node.path not in self._info:
+        info = self._info.get(node.path)
+        if info is None:
             raise DatasetError(f"'{node.path}' in '{self.name}' is a {cxi.kind_text(node.kind)}, not a dataset")
-        return node, self._info[node.path]
+        return node, info
 
     def stack(self, path: str | None = None) -> Hdf5Stack:
         if path is None:
@@ -358,9 +493,11 @@ class Hdf5Source(Source):
             )
         n_total = result.n if n_total is None else n_total
         key = (node.path, int(n_total))
-        if key not in self._per_frame_cache:
-            self._per_frame_cache[key] = self._read_per_frame(node.path, info, result, int(n_total))
-        return self._per_frame_cache[key].copy()
+        values = self._per_frame_cache.get(key)
+        if values is None:  # two threads may both read it: the same values, one kept
+            values = self._read_per_frame(node.path, info, result, int(n_total))
+            self._per_frame_cache[key] = values
+        return values.copy()
 
     def _read_per_frame(self, path: str, info: _Info, result: cxi.Classification, n_total: int) -> np.ndarray:
         ds = self._dataset(path)
@@ -509,23 +646,27 @@ class Hdf5Source(Source):
         recompute N from the image stack. Does nothing outside live mode."""
         if not self.swmr:
             return
-        for path, node in list(self._nodes.items()):
-            if path not in self._info or not (node.kind.is_image or node.kind.is_per_frame):
+        with self._lock:
+            listed = [(path, self._nodes[path]) for path in self._info]
+        fresh = {}
+        for path, node in listed:
+            if not (node.kind.is_image or node.kind.is_per_frame):
                 continue
             try:
                 ds = self._file[path]
                 ds.refresh()
-                info = _Info(ds)
-            except (KeyError, OSError, ValueError):
+                fresh[path] = _Info.read(ds.id)
+            except (KeyError, OSError, ValueError, TypeError):
                 continue
-            self._info[path] = info
-            node.shape = info.shape
+            node.shape = fresh[path].shape
             node.attrs = _attrs(ds)
-        n = None
-        if self.image_path is not None:
-            info = self._info[self.image_path]
-            n = cxi.n_frames_of(info.shape, self._nodes[self.image_path].frame_axis, info.num_events)
-        self.set_frame_count(n)
+        with self._lock:
+            self._info.update(fresh)
+            n = None
+            if self.image_path is not None:
+                info = self._info[self.image_path]
+                n = cxi.n_frames_of(info.shape, self._nodes[self.image_path].frame_axis, info.num_events)
+            self.set_frame_count(n)
 
     def close(self) -> None:
         if self._file.id.valid:

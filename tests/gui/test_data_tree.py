@@ -1,7 +1,10 @@
-"""The lazy file tree: listing on expansion, order, colours, activation, drag data, reload."""
+"""The lazy file tree: listing on expansion (on a worker), order, colours, activation, drag
+data, reload."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 
 import numpy as np
@@ -11,6 +14,7 @@ from PyQt5 import QtCore, QtGui, QtWidgets
 from owlx.gui.data_tree import (
     FADED_ALPHA,
     KIND_COLOURS,
+    LOADING_TEXT,
     MIME_NODE_KIND,
     MIME_NODE_PATH,
     OTHER_COLOUR,
@@ -84,15 +88,32 @@ def tree(qtbot):
     return widget
 
 
+def settle(tree, qtbot, timeout=5000):
+    """Wait until every listing the tree asked for is in it (listings run on a worker)."""
+    qtbot.waitUntil(lambda: not tree.is_loading(), timeout=timeout)
+
+
+def shown(tree, qtbot, source):
+    tree.set_source(source)
+    settle(tree, qtbot)
+
+
+def select(tree, qtbot, path):
+    assert tree.select_path(path)
+    qtbot.waitUntil(lambda: tree.current_path() == path, timeout=5000)
+
+
 def names_under(item):
     return [item.child(i).text(0) for i in range(item.childCount())]
 
 
-def test_only_the_root_level_is_listed_on_open(tree):
+def test_only_the_root_level_is_listed_on_open(tree, qtbot):
     src = FakeSource()
     tree.set_source(src)
-    assert src.listed == Counter({"/": 1})
     root = tree.topLevelItem(0)
+    assert names_under(root) == [LOADING_TEXT]  # listed on a worker, not in set_source
+    settle(tree, qtbot)
+    assert src.listed == Counter({"/": 1})
     assert root.text(0) == "fake_run.cxi"
     # natural order: entry_2 before entry_10
     assert names_under(root) == ["entry_1", "entry_2", "entry_10"]
@@ -101,34 +122,41 @@ def test_only_the_root_level_is_listed_on_open(tree):
     assert tree.item_for_path("/entry_1/data_1") is None
 
 
-def test_children_are_listed_once_on_first_expansion(tree):
+def test_children_are_listed_once_on_first_expansion(tree, qtbot):
     src = FakeSource()
-    tree.set_source(src)
+    shown(tree, qtbot, src)
     entry_1 = tree.item_for_path("/entry_1")
-    entry_1.setExpanded(True)
+    assert names_under(entry_1) == ["…"]
+    with qtbot.waitSignal(tree.group_listed, timeout=5000) as blocker:
+        entry_1.setExpanded(True)
+        assert names_under(entry_1) == [LOADING_TEXT] and tree.is_loading("/entry_1")
+    assert blocker.args == ["/entry_1"]
     assert src.listed["/entry_1"] == 1
     assert names_under(entry_1) == ["data_1", "empty", "sample_1"]  # groups, natural order
     entry_1.setExpanded(False)
     entry_1.setExpanded(True)
+    assert not tree.is_loading()
     assert src.listed["/entry_1"] == 1
     assert "/entry_1/data_1" not in src.listed  # siblings stay unlisted
     empty = tree.item_for_path("/entry_1/empty")
     empty.setExpanded(True)
+    settle(tree, qtbot)
     assert empty.childCount() == 0
 
 
-def test_groups_first_then_datasets(tree):
+def test_groups_first_then_datasets(tree, qtbot):
     src = FakeSource()
     src._nodes["/entry_1/aaa_value"] = src._make("/entry_1/aaa_value", Kind.VALUE)
-    tree.set_source(src)
+    shown(tree, qtbot, src)
     tree.item_for_path("/entry_1").setExpanded(True)
+    settle(tree, qtbot)
     assert names_under(tree.item_for_path("/entry_1")) == ["data_1", "empty", "sample_1", "aaa_value"]
 
 
-def test_colours_fading_bold_and_columns(tree):
+def test_colours_fading_bold_and_columns(tree, qtbot):
     tree.set_source(FakeSource())
-    tree.select_path("/entry_1/sample_1/name")
-    tree.select_path("/entry_1/data_1/data")
+    select(tree, qtbot, "/entry_1/sample_1/name")
+    select(tree, qtbot, "/entry_1/data_1/data")
 
     def colour(path):
         return tree.item_for_path(path).foreground(0).color()
@@ -149,24 +177,24 @@ def test_colours_fading_bold_and_columns(tree):
     assert (item.text(1), item.text(2)) == ("image stack", "10×8×8")
 
 
-def test_tooltip_shows_dtype_shape_attributes_and_link(tree):
+def test_tooltip_shows_dtype_shape_attributes_and_link(tree, qtbot):
     src = FakeSource()
     src._nodes["/entry_1/data_1/data"].link_target = "/entry_1/instrument_1/detector_1/data"
     tree.set_source(src)
-    tree.select_path("/entry_1/sample_1/injector_y")
+    select(tree, qtbot, "/entry_1/sample_1/injector_y")
     tip = tree.tooltip_text(tree.item_for_path("/entry_1/sample_1/injector_y"))
     assert "float32 (10)" in tip
     assert "units = m" in tip
     assert "x" * 500 not in tip and "…" in tip  # long values truncated
     assert "&lt;b&gt;not bold&lt;/b&gt;" in tip  # attribute text is escaped, not rendered
-    tree.select_path("/entry_1/data_1/data")
+    select(tree, qtbot, "/entry_1/data_1/data")
     assert "link → /entry_1/instrument_1/detector_1/data" in tree.tooltip_text(tree.item_for_path("/entry_1/data_1/data"))
     assert tree.tooltip_text(tree.topLevelItem(0)) == "/data/fake_run.cxi"
 
 
 def test_hovering_shows_the_tooltip(tree, qtbot):
     tree.set_source(FakeSource())
-    tree.select_path("/entry_1/data_1/data")
+    select(tree, qtbot, "/entry_1/data_1/data")
     item = tree.item_for_path("/entry_1/data_1/data")
     pos = tree.visualItemRect(item).center()
     event = QtGui.QHelpEvent(QtCore.QEvent.ToolTip, pos, tree.viewport().mapToGlobal(pos))
@@ -177,7 +205,7 @@ def test_hovering_shows_the_tooltip(tree, qtbot):
 
 def test_click_emits_dataset_activated(tree, qtbot):
     tree.set_source(FakeSource())
-    assert tree.select_path("/entry_1/sample_1/injector_y")
+    select(tree, qtbot, "/entry_1/sample_1/injector_y")
     item = tree.item_for_path("/entry_1/sample_1/injector_y")
     rect = tree.visualItemRect(item)
     with qtbot.waitSignal(tree.dataset_activated, timeout=2000) as blocker:
@@ -189,8 +217,7 @@ def test_groups_and_select_path_do_not_activate(tree, qtbot):
     tree.set_source(FakeSource())
     got = []
     tree.dataset_activated.connect(lambda p, k: got.append(p))
-    tree.select_path("/entry_1/data_1/data")
-    assert tree.current_path() == "/entry_1/data_1/data"
+    select(tree, qtbot, "/entry_1/data_1/data")
     group = tree.item_for_path("/entry_1/sample_1")
     qtbot.mouseClick(tree.viewport(), QtCore.Qt.LeftButton, pos=tree.visualItemRect(group).center())
     assert got == []
@@ -198,7 +225,7 @@ def test_groups_and_select_path_do_not_activate(tree, qtbot):
 
 def test_arrow_keys_move_in_the_tree_and_enter_activates(tree, qtbot):
     tree.set_source(FakeSource())
-    tree.select_path("/entry_1/data_1/data")
+    select(tree, qtbot, "/entry_1/data_1/data")
     tree.setFocus()
     got = []
     tree.dataset_activated.connect(lambda p, k: got.append(p))
@@ -209,15 +236,39 @@ def test_arrow_keys_move_in_the_tree_and_enter_activates(tree, qtbot):
     assert got == ["/entry_1/data_1/mask"]
 
 
-def test_select_path_of_missing_dataset(tree):
+def test_select_path_of_missing_dataset(tree, qtbot):
     tree.set_source(FakeSource())
-    assert not tree.select_path("/entry_1/nothing/here")
+    tree.select_path("/entry_1/nothing/here")  # pending: /entry_1 is not listed yet
+    settle(tree, qtbot)
+    assert tree.current_path() is None
+    assert not tree.select_path("/entry_1/nothing/here")  # now known to be missing
+    tree.select_path("/entry_1/data_1/data/below_a_dataset")
+    settle(tree, qtbot)
+    assert not tree.select_path("/entry_1/data_1/data/below_a_dataset")
     assert tree.current_path() is None
 
 
-def test_drag_mime_data(tree):
+def test_select_path_of_a_deep_dataset_on_a_fresh_source(tree, qtbot):
+    src = FakeSource()
+    tree.set_source(src)
+    assert tree.select_path("/entry_1/sample_1/translation")  # nothing is listed yet
+    assert tree.current_path() is None
+    qtbot.waitUntil(lambda: tree.current_path() == "/entry_1/sample_1/translation", timeout=5000)
+    settle(tree, qtbot)
+    for group in ("/", "/entry_1", "/entry_1/sample_1"):
+        assert tree.item_for_path(group).isExpanded(), group
+    assert set(src.listed) == {"/", "/entry_1", "/entry_1/sample_1"}  # nothing else was walked
+    # a later request replaces a pending one
+    tree.select_path("/entry_2/data")
+    tree.select_path("/entry_10/data")
+    qtbot.waitUntil(lambda: tree.current_path() == "/entry_10/data", timeout=5000)
+    settle(tree, qtbot)
+    assert tree.current_path() == "/entry_10/data"
+
+
+def test_drag_mime_data(tree, qtbot):
     tree.set_source(FakeSource())
-    tree.select_path("/entry_1/sample_1/injector_y")
+    select(tree, qtbot, "/entry_1/sample_1/injector_y")
     mime = tree.mimeData([tree.item_for_path("/entry_1/sample_1/injector_y")])
     assert bytes(mime.data(MIME_NODE_PATH)).decode() == "/entry_1/sample_1/injector_y"
     assert mime.text() == "/entry_1/sample_1/injector_y"
@@ -227,35 +278,46 @@ def test_drag_mime_data(tree):
     assert tree.supportedDropActions() == QtCore.Qt.CopyAction  # a drop never removes the item
 
 
-def test_expanded_paths_survive_reload(tree):
+def test_expanded_paths_survive_reload(tree, qtbot):
     tree.set_source(FakeSource())
-    tree.select_path("/entry_1/sample_1/name")
+    select(tree, qtbot, "/entry_1/sample_1/name")
     tree.item_for_path("/entry_10").setExpanded(True)
+    settle(tree, qtbot)
     saved = tree.expanded_paths()
     assert saved == ["/", "/entry_1", "/entry_10", "/entry_1/sample_1"]
     fresh = FakeSource()
     tree.set_source(fresh)
     tree.restore_expanded(saved + ["/entry_1/gone"])
+    assert set(tree.expanded_paths()) == set(saved) | {"/entry_1/gone"}  # some still waiting
+    settle(tree, qtbot)
     assert tree.expanded_paths() == saved
+    for path in saved:
+        assert tree.item_for_path(path).isExpanded()
     assert "/entry_1/data_1" not in fresh.listed  # restoring lists only what was open
 
 
-def test_listing_errors_are_shown_not_raised(tree):
+def test_listing_errors_are_shown_not_raised(tree, qtbot):
     src = FakeSource()
 
     def broken():
         raise OSError("external file missing")
 
     src._nodes["/entry_2"]._list_children = broken
-    tree.set_source(src)
+    shown(tree, qtbot, src)
     item = tree.item_for_path("/entry_2")
     item.setExpanded(True)
+    settle(tree, qtbot)
+    assert item.childCount() == 1
     assert "external file missing" in item.child(0).text(0)
 
 
-def test_set_source_none_clears(tree):
+def test_set_source_none_clears(tree, qtbot):
     tree.set_source(FakeSource())
     tree.set_source(None)
+    assert not tree.is_loading()
+    assert not tree.select_path("/entry_1/data_1/data")
+    tree.restore_expanded(["/", "/entry_1"])
+    qtbot.wait(50)  # the abandoned root listing arrives and is dropped
     assert tree.topLevelItemCount() == 0
     assert tree.expanded_paths() == []
 
@@ -278,23 +340,135 @@ def h5_file(tmp_path):
 
 
 def test_real_hdf5_file(tree, h5_file, qtbot):
-    try:
-        from owlx.io.open import open_source
-    except ImportError:
-        pytest.skip("owlx.io.open is not written yet")
+    from owlx.io.open import open_source
+
     src = open_source(str(h5_file))
     try:
-        tree.set_source(src)
+        shown(tree, qtbot, src)
         root = tree.topLevelItem(0)
         assert names_under(root)[:3] == ["entry_1", "entry_2", "entry_10"]
         deep = tree.item_for_path("/entry_2")
         assert deep.childCount() == 1 and tree.item_for_path("/entry_2/deep") is None
-        assert tree.select_path(src.default_stack_path())
+        select(tree, qtbot, src.default_stack_path())
         stack = tree.item_for_path(src.default_stack_path())
         assert stack.foreground(0).color().rgb() == KIND_COLOURS[Kind.STACK].rgb()
         assert "int16 (5×6×7)" in tree.tooltip_text(stack)
+        assert "axes = experiment_identifier:y:x" in tree.tooltip_text(stack)
         with qtbot.waitSignal(tree.dataset_activated, timeout=2000) as blocker:
             qtbot.mouseClick(tree.viewport(), QtCore.Qt.LeftButton, pos=tree.visualItemRect(stack).center())
         assert blocker.args == [src.default_stack_path(), Kind.STACK]
     finally:
         src.close()
+
+
+def test_select_path_of_a_deep_hdf5_dataset_on_a_fresh_source(tree, h5_file, qtbot):
+    from owlx.io.open import open_source
+
+    with open_source(str(h5_file)) as src:
+        tree.set_source(src)
+        select(tree, qtbot, "/entry_2/deep/deeper/value")
+        settle(tree, qtbot)
+        for group in ("/entry_2", "/entry_2/deep", "/entry_2/deep/deeper"):
+            assert tree.item_for_path(group).isExpanded()
+        assert tree.item_for_path("/entry_10/deep") is None  # no other group was listed
+
+
+# -- a big group: listed on a worker, filled in batches ------------------------------------------
+
+N_BIG = 20_000
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path_factory.mktemp("big") / "big_group.h5"
+    with h5py.File(path, "w") as f:
+        f["entry_1/data_1/data"] = np.zeros((4, 8, 8), np.float32)
+        many = f.create_group("entry_1/many")
+        scalar, f8 = h5py.h5s.create(h5py.h5s.SCALAR), h5py.h5t.IEEE_F64LE
+        for i in range(N_BIG):  # the low-level call: 20 000 datasets in a fraction of a second
+            h5py.h5d.create(many.id, f"value_{i}".encode(), f8, scalar)
+    return path
+
+
+def test_expanding_a_group_of_20000_datasets_returns_at_once(tree, big_file, qtbot):
+    from owlx.io.open import open_source
+
+    with open_source(str(big_file)) as src:
+        tree.set_source(src)
+        select(tree, qtbot, "/entry_1/data_1/data")
+        settle(tree, qtbot)
+        many = tree.item_for_path("/entry_1/many")
+        ticks = []
+        timer = QtCore.QTimer()
+        timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+        timer.start(5)
+        t0 = time.perf_counter()
+        many.setExpanded(True)
+        elapsed = time.perf_counter() - t0
+        assert elapsed < 0.050, f"expanding took {elapsed * 1000:.0f} ms"
+        assert names_under(many) == [LOADING_TEXT]
+        qtbot.waitUntil(lambda: not tree.is_loading("/entry_1/many"), timeout=60_000)
+        timer.stop()
+        assert many.childCount() == N_BIG
+        assert names_under(many)[:3] == ["value_0", "value_1", "value_2"]
+        assert many.child(N_BIG - 1).text(0) == f"value_{N_BIG - 1}"  # natural order
+        assert many.child(10).text(1) == "value"
+        # the event loop kept turning while the group was listed and filled in
+        gaps = np.diff([t0] + ticks)
+        assert len(ticks) > 10 and gaps.max() < 1.0, f"longest event-loop gap {gaps.max():.2f} s"
+
+
+# -- asynchronous listings: replaced sources, clicks while loading --------------------------------
+
+
+class GatedSource(FakeSource):
+    """A FakeSource whose listings wait until the test opens the gate."""
+
+    def __init__(self, extra=None):
+        super().__init__()
+        self.gate = threading.Event()
+        self.finished = threading.Event()
+        if extra:
+            self._nodes[extra] = self._make(extra, Kind.GROUP)
+
+    def _list(self, path):
+        self.gate.wait(10)
+        try:
+            return super()._list(path)
+        finally:
+            self.finished.set()
+
+
+def test_listing_of_a_replaced_source_is_dropped(tree, qtbot):
+    old = GatedSource(extra="/only_in_old")
+    tree.set_source(old)
+    assert tree.select_path("/entry_1/data_1/data")
+    new = FakeSource()
+    tree.set_source(new)
+    settle(tree, qtbot)
+    old.gate.set()
+    qtbot.waitUntil(old.finished.is_set, timeout=5000)
+    qtbot.wait(100)  # the old listing's result is delivered, and must be ignored
+    settle(tree, qtbot)
+    assert names_under(tree.topLevelItem(0)) == ["entry_1", "entry_2", "entry_10"]
+    assert tree.item_for_path("/only_in_old") is None
+    assert tree.current_path() is None  # the pending selection belonged to the old source
+    assert tree.topLevelItemCount() == 1
+
+
+def test_the_tree_works_while_a_group_is_listed(tree, qtbot):
+    src = GatedSource()
+    src.gate.set()
+    shown(tree, qtbot, src)
+    src.gate.clear()
+    tree.item_for_path("/entry_1").setExpanded(True)
+    tree.item_for_path("/entry_2").setExpanded(True)
+    assert tree.is_loading("/entry_1") and tree.is_loading("/entry_2")
+    assert tree.expanded_paths() == ["/", "/entry_1", "/entry_2"]
+    tree.setCurrentItem(tree.item_for_path("/entry_10"))
+    assert tree.current_path() == "/entry_10"
+    src.gate.set()
+    settle(tree, qtbot)
+    assert names_under(tree.item_for_path("/entry_2")) == ["data"]
+    assert names_under(tree.item_for_path("/entry_1")) == ["data_1", "empty", "sample_1"]

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import h5py
@@ -343,6 +344,106 @@ def test_lazy_tree_lists_only_what_is_asked(tmp_path):
         names = [n.name for n in s.root.children()]
         assert names[:3] == ["entry_0", "entry_1", "entry_2"] and names[10] == "entry_10"  # natural order
         assert s.node("/entry_30/v").kind is Kind.ARRAY
+
+
+def test_listing_reads_only_the_attributes_classification_needs(tmp_path, monkeypatch):
+    def build(f):
+        f["entry_1/image_1/data"] = np.zeros((4, 8, 8))
+        f["entry_1/image_1/data"].attrs["axes"] = EI_S25
+        f["entry_1/image_1/data"].attrs["units"] = "ADU"
+        g = f.create_group("entry_1/sample_1")
+        g.attrs["NX_class"] = "NXsample"
+        ds = g.create_dataset("injector_y", data=np.arange(4.0))
+        ds.attrs["units"] = "m"
+        ds.attrs["long_note"] = "x" * 1000
+        ds.attrs["numEvents"] = np.array([3])
+        g["plain"] = np.arange(4.0)
+        f["entry_1/empty"] = h5py.Empty("f4")
+        f["entry_1/my_type"] = np.dtype("f4")  # a committed datatype
+
+    p = make(tmp_path / "attrs.cxi", build)
+    read = []
+    real = h5py.AttributeManager.__getitem__
+
+    def spy(self, name):
+        read.append(name.decode() if isinstance(name, bytes) else name)
+        return real(self, name)
+
+    monkeypatch.setattr(h5py.AttributeManager, "__getitem__", spy)
+    with open_source(p) as s:
+        children = s.node("/entry_1/sample_1").children()
+        assert set(read) <= {"axes", "numEvents"}  # never units, long_note or NX_class
+        inj = s.node("/entry_1/sample_1/injector_y")
+        assert inj.kind is Kind.ARRAY  # numEvents (3) was read: 3 values do not match N = 4
+        assert [c.name for c in children] == ["injector_y", "plain"]
+        # the rest is read when asked for (a tooltip, owlx info)
+        assert inj.attrs["units"] == "m" and len(inj.attrs["long_note"]) == 1000
+        assert s.node("/entry_1/sample_1").attrs["NX_class"] == "NXsample"
+        assert s.node("/entry_1/image_1/data").attrs["units"] == "ADU"
+        assert s.node("/entry_1/empty").kind is Kind.VALUE and s.node("/entry_1/empty").shape == ()
+        assert s.node("/entry_1/my_type").note == "Datatype"
+        late = s.node("/entry_1/image_1")
+    assert late.attrs == {}  # read after close: empty, no exception
+
+
+def build_many(f, n=3000):
+    f["a/data"] = np.zeros((60, 4, 4), np.float32)
+    f["b/data"] = np.arange(100 * 16, dtype=np.float32).reshape(100, 4, 4)
+    f["score"] = np.arange(100.0)
+    many = f.create_group("many")
+    space, f8 = h5py.h5s.create_simple((100,)), h5py.h5t.IEEE_F64LE
+    for i in range(n):
+        h5py.h5d.create(many.id, f"value_{i}".encode(), f8, space)
+
+
+def test_listing_on_a_worker_while_frames_are_read_and_n_changes(tmp_path):
+    """The GUI lists groups on a worker while its own thread reads frames and switches the
+    image stack: no errors, and every node ends up classified with the final N."""
+    with open_source(make(tmp_path / "many.h5", build_many)) as s:
+        errors = []
+
+        def list_many():
+            try:
+                s.node("/many").children()
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        worker = threading.Thread(target=list_many)
+        worker.start()
+        turns = 0
+        while worker.is_alive() or turns < 4:
+            stack = s.set_image("/b/data" if turns % 2 else "/a/data")
+            assert stack[turns % len(stack)].shape == (4, 4)
+            if turns % 2:
+                assert s.per_frame("/score")[-1] == 99.0
+            turns += 1
+        worker.join()
+        assert errors == []
+        expected = Kind.FRAME_SCALAR if s.frame_count == 100 else Kind.ARRAY
+        kinds = {c.kind for c in s.node("/many").children()}
+        assert kinds == {expected}
+        s.set_image("/b/data" if s.frame_count == 60 else "/a/data")
+        other = Kind.ARRAY if expected is Kind.FRAME_SCALAR else Kind.FRAME_SCALAR
+        assert {c.kind for c in s.node("/many").children()} == {other}
+
+
+def test_a_group_is_listed_once_when_two_threads_ask(tmp_path):
+    with open_source(make(tmp_path / "many.h5", build_many)) as s:
+        group = s.node("/many")
+        results = [None, None]
+        start = threading.Barrier(2)
+
+        def list_it(k):
+            start.wait()
+            results[k] = group.children()
+
+        threads = [threading.Thread(target=list_it, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results[0] is results[1] and len(results[0]) == 3000
+        assert s.node("/many/value_17") is results[0][17]  # one node object per path
 
 
 # -- masks -------------------------------------------------------------------------------------------
