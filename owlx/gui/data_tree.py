@@ -50,12 +50,13 @@ _PATH_ROLE = QtCore.Qt.UserRole
 _NODE_ROLE = QtCore.Qt.UserRole + 1
 _PLACEHOLDER_ROLE = QtCore.Qt.UserRole + 2
 
+# Short labels keep the name column wide in a narrow dock; the tooltip and the colour say more.
 _KIND_LABELS = {
     Kind.GROUP: "",
-    Kind.STACK: "image stack",
+    Kind.STACK: "stack",
     Kind.IMAGE: "image",
-    Kind.FRAME_SCALAR: "per-frame scalar",
-    Kind.FRAME_VECTOR: "per-frame vector",
+    Kind.FRAME_SCALAR: "scalar",
+    Kind.FRAME_VECTOR: "vector",
     Kind.ARRAY: "array",
     Kind.VALUE: "value",
 }
@@ -200,7 +201,8 @@ class DataTree(QtWidgets.QTreeWidget):
         self.header().setStretchLastSection(False)
         self.header().setSectionResizeMode(0, QtWidgets.QHeaderView.Stretch)
         self.header().setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeToContents)
-        self.header().setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeToContents)
+        self.header().setSectionResizeMode(2, QtWidgets.QHeaderView.Interactive)
+        self.header().resizeSection(2, 90)  # long shapes are elided; the tooltip has them whole
         self.itemExpanded.connect(self._on_expanded)
         # itemClicked rather than itemActivated: on platforms with single-click activation
         # both would fire for one click and the dataset would be loaded twice.

@@ -174,7 +174,7 @@ def test_colours_fading_bold_and_columns(tree, qtbot):
     assert tree.item_for_path("/entry_1/data_1/data").font(0).bold()
     assert not tree.item_for_path("/entry_1/data_1/mask").font(0).bold()
     item = tree.item_for_path("/entry_1/data_1/data")
-    assert (item.text(1), item.text(2)) == ("image stack", "10×8×8")
+    assert (item.text(1), item.text(2)) == ("stack", "10×8×8")
 
 
 def test_tooltip_shows_dtype_shape_attributes_and_link(tree, qtbot):
