@@ -382,7 +382,7 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, QtWidgets.QMainWindow)
         if state and self.restoreState(state):
             return
         # First start: give the image most of the width.
-        self.resizeDocks([self.tree_dock, self.display_dock], [260, 430], QtCore.Qt.Horizontal)
+        self.resizeDocks([self.tree_dock, self.display_dock], [330, 420], QtCore.Qt.Horizontal)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.settings.set_window_geometry(bytes(self.saveGeometry()))
