@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     commands = {"demo": _cmd_demo, "info": _cmd_info}
+    commands["tags"] = lambda args: __import__("owlx.cli_tags", fromlist=["main"]).main(args)  # owlx tags FILE
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])

@@ -9,6 +9,9 @@ observes them, the console gets the same object as ``session``, and a script bui
 Terms (spec/viewer.md): the *frame index* is the position in the file; the *display order* is
 the array of frame indices that pass the filters, in sort order; the *view position* is an index
 into the display order. Navigation (next, previous, ±10, first, last) moves in display order.
+
+Sorting and filters live in :mod:`owlx.session_order`, tags and saving in
+:mod:`owlx.session_results` (mixins of :class:`Session`).
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from psygnal import Signal
 from .core.display import DisplaySettings, MaskSettings
 from .errors import DatasetError, OwlxError
 from .io.maskbits import valid_from_bits
+from .io.results import LoadedTags, load_tags
 from .io.source import Geometry, Source, Stack
+from .session_order import OrderMixin
+from .session_results import ResultsMixin
 
 
-class Session:
+class Session(OrderMixin, ResultsMixin):
     """What is open and shown. All mutation happens on one thread (the GUI's, or the script's).
 
     Events:
@@ -37,6 +43,11 @@ class Session:
         display_changed(settings)   a new DisplaySettings
         mask_changed(settings)      a new MaskSettings (or another mask dataset)
         message(level, text)        something to tell the user ("info", "warning", "error")
+        filters_changed()           sort/filter settings or yields changed (OrderMixin)
+        tags_changed(change)        the current TagSet changed (a TagChange; ResultsMixin)
+        dirty_changed(bool)         unsaved tags/results appeared or were saved
+        saved(report)               a save finished (a SaveReport)
+        source_reopened(source)     a save closed and reopened the file: re-fetch source/stacks
     """
 
     source_changed = Signal(object)
@@ -57,7 +68,11 @@ class Session:
         self.mask_settings: MaskSettings = mask or MaskSettings()
         self._frame_index = 0
         self._order: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._position: dict[int, int] = {}
+        # view position of each frame index (-1: filtered out); an array, not a dict, so that
+        # a new order of 10⁶ frames costs milliseconds (viewer.md R4)
+        self._position = np.zeros(0, dtype=np.int64)
+        self._init_order()
+        self._init_results()
 
     # -- opening ------------------------------------------------------------------------------
     def open(self, path: str | os.PathLike | list, dataset: str | None = None, swmr: bool = False) -> None:
@@ -69,11 +84,13 @@ class Session:
         """Show what :func:`load_view` prepared (cheap: no disk access). The GUI runs
         :func:`load_view` in a worker and calls this on its own thread."""
         old = self.source
+        # The same file again (reload, Recent): unsaved tags, filters and sort carry over.
+        same_file = old is not None and _same_file(old.path, view.source.path)
         self.source = view.source
         for w in view.source.warnings:
             self.message.emit("warning", w)
         self.source_changed.emit(view.source)
-        self._set_stack(view)
+        self._set_stack(view, same_file=same_file)
         if view.start_frame:
             self.frame_index = min(view.start_frame, self.n_frames - 1)
         if old is not None and old is not view.source:
@@ -88,6 +105,8 @@ class Session:
         self.stack_path = None
         self.mask_stack = None
         self.geometry = Geometry()
+        self._order_for_new_stack(same_file=False, n_changed=True)
+        self._adopt_tags(None, same_file=False)
         self._set_order(np.zeros(0, dtype=np.int64))
         self._frame_index = 0
         self.source_changed.emit(None)
@@ -112,15 +131,22 @@ class Session:
         source = ArraySource(np.asarray(array), name=name)
         self.adopt(_load_stack(source, source.default_stack_path()))
 
-    def _set_stack(self, view: "LoadedView") -> None:
+    def _set_stack(self, view: "LoadedView", same_file: bool = True) -> None:
+        n_changed = self.stack is None or len(view.stack) != self.n_frames
         self.stack = view.stack
         self.stack_path = view.path
         self.mask_stack = view.mask_stack
         self.geometry = view.geometry
         for w in view.geometry.warnings:
             self.message.emit("warning", w)
+        self._adopt_tags(view.tags, same_file=same_file, announce=False)
+        order = self._order_for_new_stack(same_file=same_file, n_changed=n_changed)
         self._frame_index = 0
-        self._set_order(np.arange(len(view.stack), dtype=np.int64), emit=False)
+        self._set_order(order, emit=False)
+        if order.size and self.view_position is None:  # frame 0 filtered out (kept filters)
+            self._frame_index = int(order[0])
+        self.filters_changed.emit()
+        self._announce_tags()
         self.stack_changed.emit(view.path)
         self.mask_changed.emit(self.mask_settings)
         self.order_changed.emit()
@@ -204,19 +230,23 @@ class Session:
         if order.ndim != 1 or (order.size and (order.min() < 0 or order.max() >= self.n_frames)):
             raise DatasetError("a display order must be a 1-D array of valid frame indices")
         self._set_order(order)
-        if order.size and self._frame_index not in self._position:
+        if order.size and self.view_position is None:
             self.frame_index = int(order[0])
 
     def _set_order(self, order: np.ndarray, emit: bool = True) -> None:
         self._order = order
-        self._position = {int(f): p for p, f in enumerate(order)}
+        position = np.full(max(self.n_frames, int(order.max()) + 1 if order.size else 0), -1, dtype=np.int64)
+        position[order] = np.arange(order.size, dtype=np.int64)
+        self._position = position
         if emit:
             self.order_changed.emit()
 
     @property
     def view_position(self) -> int | None:
         """Position of the selected frame in the display order (None if filtered out)."""
-        return self._position.get(self._frame_index)
+        i = self._frame_index
+        p = int(self._position[i]) if 0 <= i < self._position.size else -1
+        return p if p >= 0 else None
 
     def step(self, delta: int) -> None:
         """Move ``delta`` places in display order, stopping at either end."""
@@ -296,6 +326,7 @@ class LoadedView:
     mask_stack: Stack | None
     geometry: Geometry
     start_frame: int = 0
+    tags: LoadedTags | None = None  # the stack's tags, data file merged with its sidecar
 
 
 def load_view(path: str | os.PathLike | list, dataset: str | None = None, swmr: bool = False) -> LoadedView:
@@ -321,8 +352,32 @@ def load_view(path: str | os.PathLike | list, dataset: str | None = None, swmr: 
         raise
 
 
-def _load_stack(source: Source, path: str) -> LoadedView:
+def _load_stack(source: Source, path: str, with_tags: bool = True) -> LoadedView:
     stack = source.set_image(path)
     if len(stack) == 0:
         raise DatasetError(f"dataset '{path}' is an empty stack (0 frames)")
-    return LoadedView(source, path, stack, source.mask_stack(path), source.geometry(path))
+    view = LoadedView(source, path, stack, source.mask_stack(path), source.geometry(path))
+    if with_tags:
+        view.tags = _read_tags(source, stack.path, len(stack))
+    return view
+
+
+def _read_tags(source: Source, path: str, n_frames: int) -> LoadedTags | None:
+    """The stack's tags; a file whose tags cannot be read still opens (with a warning)."""
+    try:
+        return load_tags(source, path, n_frames)
+    except (OwlxError, OSError, KeyError, ValueError, TypeError, RuntimeError) as err:
+        source.warnings.append(f"the tags could not be read ({err}); new tags will be saved to a sidecar")
+        return None
+
+
+def _same_file(a: object, b: object) -> bool:
+    """True when two source paths name the same existing file (or the same list of files);
+    in-memory data ("<array>") is never the same file twice."""
+    def norm(p: object) -> object:
+        if isinstance(p, (list, tuple)):
+            return tuple(norm(x) for x in p)
+        return os.path.realpath(str(p)) if os.path.isfile(str(p)) else None
+
+    na = norm(a)
+    return na is not None and na == norm(b)

@@ -1,0 +1,201 @@
+"""The save procedure of formats.md §2.6, independent of the session and of Qt.
+
+1. **Pre-flight**: :func:`build_plan` lists every write (:class:`~owlx.io.writeplan.WritePlan`)
+   against a short-lived read-only handle and checks it against the rules of §2.5. A blocked
+   plan, a file marked read-only or a live source means the data file is not touched
+   (:class:`SaveRefused`); the caller then saves to the sidecar.
+2. The caller's read handle is closed (``close_reader``): HDF5 refuses to open for writing a
+   file the same process holds open read-only.
+3. ``h5py.File(path, "r+")``; a refusal (permission, read-only file system, a lock held
+   elsewhere) raises :class:`SaveRefused` after the reader was reopened.
+4. The plan runs (groups, datasets, resizes, data, attributes), then ``flush()`` and close.
+5. The read handle is reopened (``reopen_reader``) whatever happened. The caller clears its
+   unsaved flags only after a :class:`SaveReport` came back; on :class:`SaveError` they stay.
+
+What to write is given per result group as :class:`GroupWrite`: tags now, and any number of
+``contributions`` (functions ``(plan, group, n_frames)`` that plan model or Patterson datasets
+with :meth:`WritePlan.plan_per_frame_dataset` / :meth:`WritePlan.plan_general_dataset`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import h5py
+
+from owlx.core.tagtable import TagTable
+from owlx.errors import OwlxError
+from owlx.io import sidecar as sc
+from owlx.io.results import open_read
+from owlx.io.tags_h5 import plan_tags
+from owlx.io.writeplan import Blocker, WritePlan, apply_steps
+
+Contribution = Callable[[WritePlan, str, int], None]
+Progress = Callable[[int, int], None]
+
+
+class SaveError(OwlxError):
+    """A save failed while writing; the unsaved edits are still in memory."""
+
+
+class SaveRefused(SaveError):
+    """The data file cannot take this save (read-only, locked, or a write would break its
+    layout); nothing was written to it. ``blockers`` names the datasets in the way."""
+
+    def __init__(self, message: str, blockers: Sequence[Blocker] = ()):
+        super().__init__(message)
+        self.blockers = list(blockers)
+
+
+@dataclass
+class GroupWrite:
+    """What to save for one result group over ``n_frames`` frames."""
+
+    group: str
+    n_frames: int
+    tags: TagTable | None = None  # None: tags unchanged, not written
+    data_names: list[str] = field(default_factory=list)  # tag names in the data file (sidecar bookkeeping)
+    contributions: list[Contribution] = field(default_factory=list)
+
+
+@dataclass
+class SaveReport:
+    """Where a save went and what it wrote (the status bar names them, viewer.md X1)."""
+
+    target: str  # "data", "sidecar", "file" (Save as…) or "nothing"
+    path: str
+    written: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    reason: str = ""  # why the data file was not used
+    seconds: float = 0.0
+
+    @property
+    def text(self) -> str:
+        name = os.path.basename(self.path)
+        if self.target == "nothing":
+            return "nothing to save"
+        where = {"data": name, "sidecar": f"the sidecar {name}", "file": name}[self.target]
+        datasets = [p for p in self.written if p != "/"]  # root attributes are bookkeeping
+        head = f"saved to {where}: {', '.join(datasets) or 'no changes'}"
+        return f"{head} ({self.reason})" if self.reason else head
+
+
+def build_plan(path: str, writes: Sequence[GroupWrite], sidecar_for: str | None = None) -> WritePlan:
+    """The plan of a save into ``path`` (which may not exist yet). With ``sidecar_for`` (the
+    data file's path) the file is a sidecar: its header attributes are planned, tag rows are
+    matched by name and the data file's deleted tag names are recorded."""
+    handle = open_read(path) if os.path.isfile(path) else None
+    try:
+        plan = WritePlan(handle, path)
+        if sidecar_for is not None:
+            sc.plan_header(plan, sidecar_for, [(w.group, w.n_frames) for w in writes])
+        for w in writes:
+            if w.tags is not None:
+                if sidecar_for is not None:
+                    deleted = [n for n in w.data_names if n not in w.tags.names]
+                    plan_tags(plan, w.group, w.tags, w.n_frames, deleted=deleted)
+                else:
+                    plan_tags(plan, w.group, w.tags, w.n_frames, origins=w.tags.origins)
+            for contribute in w.contributions:
+                contribute(plan, w.group, w.n_frames)
+        return plan
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def refusal(path: str) -> str | None:
+    """Why the data file cannot be written at all, or None."""
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        return f"'{name}' no longer exists"
+    if not sc.is_writable(path):
+        return f"'{name}' is read-only"
+    return None
+
+
+def save_to_data_file(
+    path: str,
+    writes: Sequence[GroupWrite],
+    close_reader: Callable[[], None],
+    reopen_reader: Callable[[], None],
+    progress: Progress | None = None,
+) -> SaveReport:
+    """Steps 1–5 of §2.6 into the data file itself; see the module docstring."""
+    t0 = time.perf_counter()
+    name = os.path.basename(path)
+    reason = refusal(path)
+    if reason:
+        raise SaveRefused(reason)
+    plan = build_plan(path, writes)
+    if not plan.ok:
+        raise SaveRefused(f"'{name}' cannot take this save without breaking its layout: {plan.reason()}",
+                          plan.blocked)
+    if plan.empty:
+        return SaveReport("nothing", path, seconds=time.perf_counter() - t0)
+    close_reader()
+    try:
+        try:
+            f = h5py.File(path, "r+")
+        except OSError as err:
+            raise SaveRefused(f"cannot open '{name}' for writing: {_short(err)}") from err
+        try:
+            apply_steps(plan, f, progress)
+        except Exception as err:  # noqa: BLE001 - any failure is reported, the edits stay
+            raise SaveError(f"saving into '{name}' failed: {_short(err)}; the edits are still unsaved") from err
+        finally:
+            f.close()
+    finally:
+        reopen_reader()
+    return SaveReport("data", path, plan.written, plan.created, seconds=time.perf_counter() - t0)
+
+
+def save_to_sidecar(
+    candidates: Sequence[str],
+    data_path: str,
+    writes: Sequence[GroupWrite],
+    reason: str = "",
+    progress: Progress | None = None,
+    target: str = "sidecar",
+) -> SaveReport:
+    """Write ``writes`` into the first of ``candidates`` that can be opened (mode ``"a"``,
+    its folder created): normally the sidecar beside the data file, then the app-data one."""
+    t0 = time.perf_counter()
+    errors = []
+    for path in candidates:
+        plan = build_plan(path, writes, sidecar_for=data_path)
+        if not plan.ok:
+            raise SaveError(f"'{os.path.basename(path)}' cannot take this save: {plan.reason()}")
+        try:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            f = h5py.File(path, "a")
+        except OSError as err:
+            errors.append(f"{path}: {_short(err)}")
+            continue
+        try:
+            apply_steps(plan, f, progress)
+        except Exception as err:  # noqa: BLE001
+            raise SaveError(f"saving into '{os.path.basename(path)}' failed: {_short(err)}; "
+                            "the edits are still unsaved") from err
+        finally:
+            f.close()
+        return SaveReport(target, path, plan.written, plan.created, reason, time.perf_counter() - t0)
+    raise SaveError("cannot write a sidecar file: " + "; ".join(errors))
+
+
+def retire_sidecar(path: str) -> str:
+    """Rename a sidecar merged into its data file to ``<name>.merged-<YYYYmmdd-HHMMSS>`` (kept,
+    never deleted, §2.7). Returns the new path."""
+    new = f"{path}.merged-{time.strftime('%Y%m%d-%H%M%S')}"
+    os.replace(path, new)
+    return new
+
+
+def _short(err: BaseException) -> str:
+    text = str(err)
+    if "(" in text and text.endswith(")"):
+        text = text[text.index("(") + 1 : -1]
+    return text or type(err).__name__
