@@ -14,6 +14,7 @@ never shows stale frames.
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import astuple, dataclass, fields, replace
 from typing import Sequence
 
@@ -61,6 +62,9 @@ class FrameLoader(QtCore.QObject):
         self._shared_valid: tuple[tuple, np.ndarray | None] | None = None
         self._pending: dict[int, Job] = {}
         self._mask_token = 0
+        # Held around every read: a save closes and reopens the file while holding it (the
+        # session's io_lock), and a new stack then replaces this one before the lock is free.
+        self.io_lock: threading.RLock = threading.RLock()
         self._wanted: int | None = None
 
     # -- configuration (GUI thread) -----------------------------------------------------------
@@ -174,12 +178,14 @@ class FrameLoader(QtCore.QObject):
 
     def _load(self, stack, mask_stack, key, display, mask, index, ctx: JobContext) -> FrameResult:
         raw_key = ("raw", key[0], index)
-        raw = self.cache.get(raw_key)
-        if raw is None:
-            raw = stack[index]
-            self.cache.put(raw_key, raw)
+        with self.io_lock:
+            ctx.check()  # a save may have replaced the stack while this job waited for the lock
+            raw = self.cache.get(raw_key)
+            if raw is None:
+                raw = stack[index]
+                self.cache.put(raw_key, raw)
+            mask_raw, valid = self._mask_for(mask_stack, mask, index)
         ctx.check()
-        mask_raw, valid = self._mask_for(mask_stack, mask, index)
         # The float copy of converted frames is not needed for display: do not keep it cached.
         rendered = replace(render(raw, valid, display), real=None)
         result = FrameResult(key[0], index, raw, valid, rendered, mask_raw)

@@ -76,6 +76,7 @@ class FrameView(QtWidgets.QWidget):
 
     pixel_hovered = QtCore.pyqtSignal(int, int)
     pixel_clicked = QtCore.pyqtSignal(int, int)
+    tag_square_clicked = QtCore.pyqtSignal(int, bool)  # tag index, Shift held
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -101,6 +102,9 @@ class FrameView(QtWidgets.QWidget):
         self._shape: tuple[int, int] | None = None
         self._hovered = (-1, -1)
         self._mask_source: np.ndarray | None = None  # the valid array behind mask_item
+        self._tag_squares: list[QtWidgets.QGraphicsRectItem] = []
+        self._tag_state: tuple[list[bool], list] = ([], [])
+        self._tag_squares_visible = True
         scene = self.graphics.scene()
         scene.sigMouseMoved.connect(self._mouse_moved)
         scene.sigMouseClicked.connect(self._mouse_clicked)
@@ -180,6 +184,44 @@ class FrameView(QtWidgets.QWidget):
             self.mask_item.setLookupTable(lut)
         self.mask_item.setVisible(alpha > 0)
 
+    # -- tag squares (spec/viewer.md T4) --------------------------------------------------------
+    def set_tag_squares(self, states: list[bool], colours: list, visible: bool | None = None) -> None:
+        """One square per tag at the top-left of the frame: 5 % of the frame width, 1 % padding,
+        stacked downwards, filled when the tag is set on the frame and outlined when not."""
+        if visible is not None:
+            self._tag_squares_visible = bool(visible)
+        self._tag_state = (list(states), list(colours))
+        while len(self._tag_squares) < len(states):
+            item = QtWidgets.QGraphicsRectItem()
+            item.setZValue(20)
+            self.view_box.addItem(item)
+            self._tag_squares.append(item)
+        ny, nx = self._shape or (0, 0)
+        side, pad = 0.05 * nx, 0.01 * nx
+        for i, item in enumerate(self._tag_squares):
+            show = self._tag_squares_visible and i < len(states) and self._shape is not None
+            item.setVisible(show)
+            if not show:
+                continue
+            colour = QtGui.QColor(*[int(c) for c in colours[i][:3]])
+            item.setRect(QtCore.QRectF(pad, pad + i * (side + pad), side, side))
+            pen = QtGui.QPen(colour)
+            pen.setWidthF(max(side * 0.08, 1.0))
+            pen.setCosmetic(False)
+            item.setPen(pen)
+            item.setBrush(QtGui.QBrush(colour) if states[i] else QtGui.QBrush(QtCore.Qt.NoBrush))
+
+    def set_tag_squares_visible(self, visible: bool) -> None:
+        self.set_tag_squares(*self._tag_state, visible=visible)
+
+    @property
+    def tag_squares_visible(self) -> bool:
+        return self._tag_squares_visible
+
+    def tag_square_rect(self, index: int) -> QtCore.QRectF:
+        """Scene rectangle of tag square ``index`` (for tests and hit testing)."""
+        return self._tag_squares[index].sceneBoundingRect()
+
     # -- placeholder ----------------------------------------------------------------------------
     def show_placeholder(self, text: str = "Loading…", busy: bool = True) -> None:
         """Show ``text`` over the view until the next image arrives, with a turning spinner
@@ -250,6 +292,11 @@ class FrameView(QtWidgets.QWidget):
     def _mouse_clicked(self, event) -> None:
         if event.button() != QtCore.Qt.LeftButton:
             return
+        for i, item in enumerate(self._tag_squares):
+            if item.isVisible() and item.sceneBoundingRect().contains(event.scenePos()):
+                shift = bool(event.modifiers() & QtCore.Qt.ShiftModifier)
+                self.tag_square_clicked.emit(i, shift)
+                return
         x, y = self.pixel_at(event.scenePos())
         if x >= 0:
             self.pixel_clicked.emit(x, y)

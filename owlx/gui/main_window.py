@@ -36,6 +36,7 @@ from .status import ErrorIndicator, JobIndicator, format_readout
 from .window_actions import ActionsMixin
 from .window_opening import OpeningMixin
 from .window_output import OutputMixin
+from .window_tags import TagsMixin
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def _render_fields(display: DisplaySettings) -> DisplaySettings:
     return replace(display, colormap="gray", invert_colormap=False)
 
 
-class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, QtWidgets.QMainWindow):
+class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, QtWidgets.QMainWindow):
     """One file per window. ``session`` is shared with the console and scripts."""
 
     frame_displayed = QtCore.pyqtSignal(int)  # emitted after a frame reached the view
@@ -58,6 +59,7 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, QtWidgets.QMainWindow)
         )
         self.jobs = QtJobRunner(max_threads=2, parent=self)
         self.loader = FrameLoader(cache_mb=self.settings.image_cache_mb(), parent=self)
+        self.loader.io_lock = self.session.io_lock
         self.current: FrameResult | None = None
         self._hover: tuple[int, int] = (-1, -1)
         self.console: ConsoleDock | None = None
@@ -71,6 +73,7 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, QtWidgets.QMainWindow)
         self._build_status_bar()
         self._build_actions()
         self._connect_session()
+        self._init_tags()
 
         self.slideshow = QtCore.QTimer(self)
         self.slideshow.setInterval(2000)
@@ -96,6 +99,7 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, QtWidgets.QMainWindow)
         layout.addWidget(self.browser)
         self.setCentralWidget(central)
         self.view.pixel_hovered.connect(self._on_hover)
+        self.view.tag_square_clicked.connect(self._on_tag_square_clicked)
         self.browser.position_requested.connect(self._goto_position)
         self.browser.frame_requested.connect(self.goto_frame)
         self.browser.play_toggled.connect(self.set_slideshow)
@@ -149,8 +153,7 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, QtWidgets.QMainWindow)
     # -- session observers --------------------------------------------------------------------
     def _on_source_changed(self, source) -> None:
         self.tree.set_source(source)
-        name = Path(str(source.path)).name if source is not None else ""
-        self.setWindowTitle(f"owlx — {name}" if name else "owlx")
+        self._update_title()
         if source is None:
             self.loader.set_stack(None)
             self.view.clear()
@@ -199,6 +202,7 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, QtWidgets.QMainWindow)
             self.view.set_index_image(r.index, None)
         else:
             self.view.set_index_image(r.index, self._table)
+        self._refresh_tag_squares()
         counts, edges = r.histogram if r.histogram is not None else (None, None)
         self.display_panel.set_frame_info(r.lo, r.hi, counts, edges)
         self._apply_mask_overlay()
@@ -384,7 +388,28 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, QtWidgets.QMainWindow)
         # First start: give the image most of the width.
         self.resizeDocks([self.tree_dock, self.display_dock], [330, 420], QtCore.Qt.Horizontal)
 
+    def _refresh_tag_squares(self) -> None:
+        s = self.session
+        if s.stack is None:
+            self.view.set_tag_squares([], [])
+            return
+        tags, frame = s.tags, s.frame_index
+        self.view.set_tag_squares([tags.has(t, frame) for t in range(len(tags))], list(tags.colors))
+
+    def _on_tag_square_clicked(self, tag: int, shift: bool) -> None:
+        """Click toggles the tag on this frame (T5); Shift+click gives every frame in the
+        display order the opposite of this frame's value (T6)."""
+        s = self.session
+        if shift:
+            s.tags.toggle_frames(tag, s.order, s.frame_index)
+        else:
+            s.tags.toggle(tag, s.frame_index)
+
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if not self.confirm_close():
+            event.ignore()
+            return
+        self.recovery_timer.stop()
         self.settings.set_window_geometry(bytes(self.saveGeometry()))
         self.settings.set_dock_state(bytes(self.saveState()))
         if self.session.source is not None:

@@ -35,6 +35,9 @@ class ActionsMixin:
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._action(fm, "&Reload", self.reload, "F5")
         fm.addSeparator()
+        self._action(fm, "&Save tags and results", self.save, "Ctrl+S")
+        self._action(fm, "Save to s&idecar", self.save_to_sidecar, "Ctrl+Shift+S")
+        fm.addSeparator()
         self._action(fm, "Save view as &PNG", self.save_png, "Ctrl+P")
         self._action(fm, "Save PNG &as…", self.save_png_as, "Ctrl+Shift+P")
         fm.addSeparator()
@@ -47,6 +50,19 @@ class ActionsMixin:
         copy = QtWidgets.QShortcut(QtGui.QKeySequence.Copy, self.view, self.copy_image)
         copy.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
         self._action(em, "Copy image", self.copy_image).setToolTip("Ctrl+C while the image view has focus")
+        em.addSeparator()
+        self._action(em, "&Undo tag edit", self.undo_tags, "Ctrl+Z")
+        self._action(em, "&Redo tag edit", self.redo_tags, "Ctrl+Shift+Z")
+
+        tm = mb.addMenu("&Tags")
+        self.tag_squares_action = self._action(
+            tm, "Tag &squares", lambda on: self.view.set_tag_squares_visible(on), "Ctrl+G", checkable=True
+        )
+        self.tag_squares_action.setChecked(True)
+        self.set_all_menu = tm.addMenu("Set on all unfiltered frames")
+        self.clear_all_menu = tm.addMenu("Clear on all unfiltered frames")
+        for menu, value in ((self.set_all_menu, True), (self.clear_all_menu, False)):
+            menu.aboutToShow.connect(lambda m=menu, v=value: self._fill_bulk_tag_menu(m, v))
 
         vm = mb.addMenu("&View")
         self._action(vm, "&Go to frame…", self.browser.focus_index_field, "Ctrl+J")
@@ -75,9 +91,20 @@ class ActionsMixin:
             QtCore.Qt.Key_End: self.session.last,
             QtCore.Qt.Key_Space: lambda: self.set_slideshow(not self.slideshow.isActive()),
         }
+        for digit in range(1, 10):  # keys 1–9 toggle tags 1–9 on the selected frame (T3)
+            view_keys[getattr(QtCore.Qt, f"Key_{digit}")] = lambda d=digit: self.toggle_tag_key(d)
         self._view_shortcuts = []
         for key, slot in view_keys.items():
             sc = QtWidgets.QShortcut(QtGui.QKeySequence(key), self.view, slot)
             sc.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
             sc.setAutoRepeat(True)
             self._view_shortcuts.append(sc)
+
+    def _fill_bulk_tag_menu(self, menu: QtWidgets.QMenu, value: bool) -> None:
+        """Tags › Set/Clear on all unfiltered: one entry per tag (T6 for keyboard users)."""
+        menu.clear()
+        tags = self.session.tags
+        for i, name in enumerate(tags.names[:9]):
+            menu.addAction(f"{i + 1}  {name}", lambda k=i + 1, v=value: self.set_tag_on_shown(k, v))
+        if not tags.names:
+            menu.addAction("(no tags: create one in the tag editor)").setEnabled(False)

@@ -98,6 +98,7 @@ class OpeningMixin:
         self.settings.set_last_directory(os.path.dirname(os.path.abspath(str(first))))
         self.statusBar().showMessage(f"opened {_display_name(path)}", 5000)
         self.view.setFocus()
+        self.offer_recovery()
         if after is not None:
             after()
 

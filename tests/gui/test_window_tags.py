@@ -1,0 +1,139 @@
+"""Tags in the main window: keys, squares, Shift+click over the display order, Ctrl+S, the
+title star, the quit prompt, the sidecar for read-only files, undo."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+
+import h5py
+import numpy as np
+import pytest
+from PyQt5 import QtCore, QtGui, QtWidgets
+
+from owlx.gui.main_window import MainWindow
+from owlx.gui.settings import AppSettings
+
+N = 12
+
+
+@pytest.fixture
+def cxi(tmp_path):
+    path = tmp_path / "tagged.cxi"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("entry_1/image_1/data", data=np.random.default_rng(0).random((N, 20, 30), dtype=np.float32))
+        ds.attrs["axes"] = np.array([b"experiment_identifier:y:x"])
+        f["entry_1/image_1/hit_score"] = np.arange(N, dtype=float)
+    return path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # recovery files stay here
+    w = MainWindow(settings=AppSettings(path=tmp_path / "owlx.ini"))
+    w.ask_recovery = lambda text: False
+    w.ask_unsaved = lambda: "discard"  # pytest-qt closes the window before fixture teardown
+    qtbot.addWidget(w)
+    w.resize(1000, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.ask_unsaved = lambda: "discard"  # a test may have replaced it
+    w.close()
+
+
+def open_file(window, qtbot, path):
+    assert window.open_path(str(path), wait=True)
+    qtbot.waitUntil(lambda: window.current is not None, timeout=10000)
+    window.activateWindow()
+    window.view.setFocus()
+
+
+def press(qtbot, window, key, modifier=QtCore.Qt.NoModifier):
+    qtbot.keyClick(QtWidgets.QApplication.focusWidget() or window.view, key, modifier)
+
+
+def test_key_toggles_tag_title_star_and_ctrl_s_writes_the_file(window, qtbot, cxi):
+    open_file(window, qtbot, cxi)
+    s = window.session
+    s.tags.add("fail")
+    s.tags.add("good")
+    s.tags.add("odd")
+    s.frame_index = 7
+    qtbot.waitUntil(lambda: window.current.index == 7, timeout=5000)
+    window.view.setFocus()
+    press(qtbot, window, QtCore.Qt.Key_3)
+    assert s.tags.has(2, 7) and window.windowTitle().endswith("*")
+    press(qtbot, window, QtCore.Qt.Key_9)  # no tag 9: a message, nothing toggled
+    assert "No tag 9" in window.statusBar().currentMessage()
+    press(qtbot, window, QtCore.Qt.Key_S, QtCore.Qt.ControlModifier)
+    qtbot.waitUntil(lambda: not window.windowTitle().endswith("*"), timeout=5000)
+    with h5py.File(cxi, "r") as f:
+        tags = f["entry_1/image_1/tags"]
+        assert tags.dtype == np.int8 and tags.shape == (3, N)
+        assert tags[2, 7] == 1 and tags[:].sum() == 1
+        assert [h.decode() for h in tags.attrs["headings"]] == ["fail", "good", "odd"]
+    # after the save reopened the file, frames still load
+    s.frame_index = 8
+    qtbot.waitUntil(lambda: window.current is not None and window.current.index == 8, timeout=5000)
+
+
+def test_shift_click_on_a_square_tags_exactly_the_filtered_frames_and_undo(window, qtbot, cxi):
+    open_file(window, qtbot, cxi)
+    s = window.session
+    s.tags.add("fail")
+    s.add_range_filter("/entry_1/image_1/hit_score", lo=3, hi=8)
+    assert list(s.order) == [3, 4, 5, 6, 7, 8]
+    qtbot.waitUntil(lambda: window.current is not None and window.current.index == 3, timeout=5000)
+    rect = window.view.tag_square_rect(0)
+    pos = window.view.graphics.mapFromScene(rect.center())
+    qtbot.mouseClick(window.view.graphics.viewport(), QtCore.Qt.LeftButton, QtCore.Qt.ShiftModifier, pos)
+    qtbot.waitUntil(lambda: s.tags.count(0) == 6, timeout=3000)
+    assert list(s.tags.frames_with(0)) == [3, 4, 5, 6, 7, 8]
+    window.view.setFocus()
+    press(qtbot, window, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)
+    assert s.tags.count(0) == 0
+    qtbot.mouseClick(window.view.graphics.viewport(), QtCore.Qt.LeftButton, QtCore.Qt.NoModifier, pos)
+    qtbot.waitUntil(lambda: s.tags.count(0) == 1, timeout=3000)
+    assert s.tags.has(0, 3)
+
+
+def test_quit_prompts_only_after_real_changes(window, qtbot, cxi):
+    open_file(window, qtbot, cxi)
+    asked = []
+    window.ask_unsaved = lambda: asked.append(1) or "cancel"
+    assert window.confirm_close() and asked == []  # straight after opening: no prompt
+    window.session.tags.add("fail")
+    assert not window.confirm_close() and asked == [1]  # cancel keeps the window
+    window.ask_unsaved = lambda: "save"
+    assert window.confirm_close()
+    with h5py.File(cxi, "r") as f:
+        assert f["entry_1/image_1/tags"].shape == (1, N)
+
+
+def test_read_only_file_saves_to_sidecar_and_keeps_its_bytes(window, qtbot, cxi):
+    digest = hashlib.sha256(cxi.read_bytes()).hexdigest()
+    os.chmod(cxi, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    try:
+        open_file(window, qtbot, cxi)
+        window.session.tags.add("fail")
+        window.session.tags.toggle(0, 4)
+        window.ask_save_refused = lambda reason: "sidecar"
+        assert window.save()
+        assert hashlib.sha256(cxi.read_bytes()).hexdigest() == digest
+        sidecar = cxi.with_name(cxi.name + ".owlx.h5")
+        assert sidecar.exists() and not window.windowTitle().endswith("*")
+        window.close_file()
+        open_file(window, qtbot, cxi)
+        assert window.session.tags.names == ("fail",) and window.session.tags.has(0, 4)
+    finally:
+        os.chmod(cxi, stat.S_IRUSR | stat.S_IWUSR)
+
+
+def test_ctrl_g_hides_the_tag_squares(window, qtbot, cxi):
+    open_file(window, qtbot, cxi)
+    window.session.tags.add("fail")
+    assert window.view.tag_squares_visible
+    press(qtbot, window, QtCore.Qt.Key_G, QtCore.Qt.ControlModifier)
+    assert not window.view.tag_squares_visible
