@@ -34,6 +34,7 @@ from .qt_jobs import QtJobRunner
 from .settings import AppSettings
 from .status import ErrorIndicator, JobIndicator, format_readout
 from .window_actions import ActionsMixin
+from .window_gallery import GalleryMixin
 from .window_opening import OpeningMixin
 from .window_output import OutputMixin
 from .window_tags import TagsMixin
@@ -46,7 +47,7 @@ def _render_fields(display: DisplaySettings) -> DisplaySettings:
     return replace(display, colormap="gray", invert_colormap=False)
 
 
-class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, QtWidgets.QMainWindow):
+class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, GalleryMixin, QtWidgets.QMainWindow):
     """One file per window. ``session`` is shared with the console and scripts."""
 
     frame_displayed = QtCore.pyqtSignal(int)  # emitted after a frame reached the view
@@ -74,6 +75,7 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, QtWidgets.Q
         self._build_actions()
         self._connect_session()
         self._init_tags()
+        self._init_gallery()
 
         self.slideshow = QtCore.QTimer(self)
         self.slideshow.setInterval(2000)
@@ -95,7 +97,10 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, QtWidgets.Q
         layout = QtWidgets.QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addWidget(self.view, 1)
+        self.view_stack = QtWidgets.QStackedWidget(self)
+        self.view_stack.addWidget(self.view)
+        self.view_stack.addWidget(self._build_gallery())
+        layout.addWidget(self.view_stack, 1)
         layout.addWidget(self.browser)
         self.setCentralWidget(central)
         self.view.pixel_hovered.connect(self._on_hover)
@@ -237,6 +242,7 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, QtWidgets.Q
         d, m = self.session.display, self.session.mask_settings
         self._table = colour_table(d.colormap, d.invert_colormap)
         self.view.set_colour_table(self._table)
+        self._gallery_display()
         changed = self.loader.set_render_settings(_render_fields(d), m)
         if self.session.stack is not None and (force or changed):
             self.loader.request(self.session.frame_index, self._neighbours())
@@ -417,6 +423,7 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, QtWidgets.Q
                 os.path.abspath(str(self.session.source.path)), self.session.stack_path, self.session.frame_index
             )
         self.slideshow.stop()
+        self.gallery.shutdown()
         self.loader.shutdown()
         self.jobs.cancel_all()
         self.jobs.wait(5000)

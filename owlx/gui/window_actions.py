@@ -79,26 +79,64 @@ class ActionsMixin:
         self._action(hm, "Reset settings", self.reset_settings)
         self._action(hm, "About owlx", self._about)
 
-        # View-scope keys: active only while the image view has focus (spec/viewer.md §14).
-        view_keys = {
-            QtCore.Qt.Key_Right: lambda: self.session.step(1),
-            QtCore.Qt.Key_Down: lambda: self.session.step(1),
-            QtCore.Qt.Key_Left: lambda: self.session.step(-1),
-            QtCore.Qt.Key_Up: lambda: self.session.step(-1),
-            QtCore.Qt.Key_PageDown: lambda: self.session.step(10),
-            QtCore.Qt.Key_PageUp: lambda: self.session.step(-10),
-            QtCore.Qt.Key_Home: self.session.first,
-            QtCore.Qt.Key_End: self.session.last,
+        vm.addSeparator()
+        self._action(vm, "&Gallery / single frame", self.toggle_gallery).setToolTip("G while the view has focus")
+        self._action(vm, "More columns", lambda: self._gallery_columns(+1)).setToolTip("Ctrl+- in the gallery")
+        self._action(vm, "Fewer columns", lambda: self._gallery_columns(-1)).setToolTip("Ctrl++ in the gallery")
+
+        # View-scope keys: active only while the image view or the gallery has focus
+        # (spec/viewer.md §14); each key means the same thing in both modes except where Owl's
+        # gallery differs (Up/Down move a row, PgUp/PgDn scroll a row).
+        keys = {
+            QtCore.Qt.Key_Right: lambda: self._nav("right"),
+            QtCore.Qt.Key_Left: lambda: self._nav("left"),
+            QtCore.Qt.Key_Down: lambda: self._nav("down"),
+            QtCore.Qt.Key_Up: lambda: self._nav("up"),
+            QtCore.Qt.Key_PageDown: lambda: self._nav("pgdn"),
+            QtCore.Qt.Key_PageUp: lambda: self._nav("pgup"),
+            QtCore.Qt.Key_Home: lambda: self._nav("home"),
+            QtCore.Qt.Key_End: lambda: self._nav("end"),
             QtCore.Qt.Key_Space: lambda: self.set_slideshow(not self.slideshow.isActive()),
+            QtCore.Qt.Key_G: self.toggle_gallery,
+            QtCore.Qt.Key_Escape: self._escape,
+            "Ctrl++": lambda: self._gallery_columns(-1),
+            "Ctrl+=": lambda: self._gallery_columns(-1),
+            "Ctrl+-": lambda: self._gallery_columns(+1),
         }
         for digit in range(1, 10):  # keys 1–9 toggle tags 1–9 on the selected frame (T3)
-            view_keys[getattr(QtCore.Qt, f"Key_{digit}")] = lambda d=digit: self.toggle_tag_key(d)
+            keys[getattr(QtCore.Qt, f"Key_{digit}")] = lambda d=digit: self.toggle_tag_key(d)
         self._view_shortcuts = []
-        for key, slot in view_keys.items():
-            sc = QtWidgets.QShortcut(QtGui.QKeySequence(key), self.view, slot)
-            sc.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
-            sc.setAutoRepeat(True)
-            self._view_shortcuts.append(sc)
+        for widget in (self.view, self.gallery):
+            for key, slot in keys.items():
+                sc = QtWidgets.QShortcut(QtGui.QKeySequence(key), widget, slot)
+                sc.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
+                sc.setAutoRepeat(True)
+                self._view_shortcuts.append(sc)
+
+    def _nav(self, what: str) -> None:
+        s, g = self.session, self.gallery
+        if self.gallery_mode:
+            {
+                "right": lambda: g.select_relative(1),
+                "left": lambda: g.select_relative(-1),
+                "down": lambda: g.row_step(1),
+                "up": lambda: g.row_step(-1),
+                "pgdn": lambda: g.scroll_rows(1),
+                "pgup": lambda: g.scroll_rows(-1),
+                "home": lambda: g.select_position(0),
+                "end": lambda: g.select_position(-1),
+            }[what]()
+            return
+        {
+            "right": lambda: s.step(1),
+            "down": lambda: s.step(1),
+            "left": lambda: s.step(-1),
+            "up": lambda: s.step(-1),
+            "pgdn": lambda: s.step(10),
+            "pgup": lambda: s.step(-10),
+            "home": s.first,
+            "end": s.last,
+        }[what]()
 
     def _fill_bulk_tag_menu(self, menu: QtWidgets.QMenu, value: bool) -> None:
         """Tags › Set/Clear on all unfiltered: one entry per tag (T6 for keyboard users)."""

@@ -137,3 +137,22 @@ def test_ctrl_g_hides_the_tag_squares(window, qtbot, cxi):
     assert window.view.tag_squares_visible
     press(qtbot, window, QtCore.Qt.Key_G, QtCore.Qt.ControlModifier)
     assert not window.view.tag_squares_visible
+
+
+def test_gallery_mode_keys_tags_sorting_and_escape(window, qtbot, cxi):
+    open_file(window, qtbot, cxi)
+    s = window.session
+    s.tags.add("fail")
+    press(qtbot, window, QtCore.Qt.Key_G)
+    assert window.gallery_mode and window.gallery.hasFocus()
+    press(qtbot, window, QtCore.Qt.Key_Right)
+    assert s.frame_index == 1
+    press(qtbot, window, QtCore.Qt.Key_1)
+    assert s.tags.has(0, 1)
+    s.set_sort("/entry_1/image_1/hit_score")  # descending: the gallery starts with frame N-1
+    assert window.gallery.frame_at(0) == N - 1
+    window._gallery_activated(5)
+    assert not window.gallery_mode and s.frame_index == 5
+    qtbot.waitUntil(lambda: window.current is not None and window.current.index == 5, timeout=5000)
+    press(qtbot, window, QtCore.Qt.Key_Escape)
+    assert window.gallery_mode
