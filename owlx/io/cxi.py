@@ -39,7 +39,11 @@ def kind_text(kind: Kind) -> str:
     return KIND_TEXT.get(kind, kind.value)
 
 
-def _text(value: Any) -> str:
+def decode_text(value: Any) -> str:
+    """An HDF5 string value as ``str``: bytes decoded as UTF-8 (bad bytes replaced), the first
+    element of an array, surrounding whitespace and NULs removed."""
+    if isinstance(value, np.ndarray):
+        value = value.ravel()[0] if value.size else ""
     if isinstance(value, (bytes, np.bytes_)):
         value = bytes(value).decode("utf-8", errors="replace")
     return str(value).strip().strip("\x00").strip()
@@ -59,9 +63,9 @@ def parse_axes(value: Any, ndim: int) -> tuple[list[str], list[str]]:
     if arr.dtype.kind not in "SUO":
         return [], [f"axes attribute of type {arr.dtype} ignored (expected text)"]
     if arr.ndim == 0:
-        text = _text(arr[()])
+        text = decode_text(arr[()])
     else:
-        items = [_text(v) for v in arr.ravel()]
+        items = [decode_text(v) for v in arr.ravel()]
         if len(items) == 1:
             text = items[0]
         elif any(":" in item for item in items):

@@ -1,14 +1,18 @@
 """A readable text summary of a Source: what ``owlx info FILE`` prints.
 
 One line per node, indented by depth; datasets show dtype, shape, kind and, for stacks, N;
-links show their target (soft-linked groups are not expanded again: their contents are listed
-at the target); the default stack is marked with ``*``. Example::
+links show their target after ``->`` (soft-linked groups are not expanded again: their contents
+are listed at the target); links that lead nowhere say ``broken link`` with the reason in
+brackets; the default stack is marked with ``*``. Example::
 
-    minimal.cxi  (hdf5)
+    run.cxi  (hdf5)
     /
       entry_1/
-        data_1/
+        data_1/  -> /entry_1/image_1
+        image_1/
           data  float64 (50×100)  image, N = 1  * default
+        loop  broken link -> /entry_1/loop  [link cycle: the soft links on its path lead back to themselves]
+        old  broken link -> raw.h5:/frames  [unable to open external file]
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ import numpy as np
 
 from owlx.io import cxi
 from owlx.io.source import Kind, Node, Source
-
-
 
 def _frames(node: Node) -> int | None:
     if node.kind is Kind.IMAGE:
@@ -53,6 +55,12 @@ def _dtype_text(dtype) -> str:
 def describe_node(node: Node, default: str | None = None) -> str:
     """One line for one node (without indentation)."""
     name = node.name if node.path != "/" else "/"
+    if node.is_broken_link:
+        reason = node.note.removeprefix("broken link").lstrip(": ")
+        text = f"{name}  broken link -> {node.link_target or '?'}"
+        if default and node.path == default:
+            text += "  * default"
+        return text + (f"  [{reason}]" if reason else "")
     if node.kind is Kind.GROUP:
         text = name + ("/" if node.path != "/" else "")
     else:

@@ -29,15 +29,16 @@ import numpy as np
 from owlx.errors import DatasetError, FileFormatError
 from owlx.io import edfblock
 from owlx.io.edfblock import EdfHeaderError
-from owlx.io.series import EDF_SUFFIXES, find_series, series_from_paths, split_name
+from owlx.io.series import EDF_SUFFIXES, SeriesSource
 from owlx.io.source import Kind, Stack
-from owlx.io.virtual import DATA_GROUP, DATA_PATH, VirtualSource
+from owlx.io.virtual import DATA_GROUP, DATA_PATH
 
 _OPEN_ERRORS = (OSError, EOFError, zlib.error, EdfHeaderError)
 
 
 class EdfStack(Stack):
-    """Frames of an EDF file or series; frame i is frame ``i % per_file`` of file ``i // per_file``."""
+    """Frames of an EDF file or series: frame i is frame ``i % frames_per_file`` of file
+    ``i // frames_per_file``."""
 
     def __init__(self, source: "EdfSource", shape: tuple[int, int, int], dtype: np.dtype):
         self._source = source
@@ -49,22 +50,13 @@ class EdfStack(Stack):
         return self._source._read_frame(i)
 
 
-class EdfSource(VirtualSource):
+class EdfSource(SeriesSource):
     """One EDF file, or a numbered series (``series=True`` finds the other files in the folder)."""
 
     format = "edf"
 
     def __init__(self, path: str | Sequence[str], *, series: bool = True):
-        if isinstance(path, (str, os.PathLike)):
-            first_path = os.fspath(path)
-            files = find_series(first_path, EDF_SUFFIXES) if series else [(0, os.path.abspath(first_path))]
-            numbered = split_name(first_path, EDF_SUFFIXES) is not None and series
-        else:
-            files = series_from_paths([os.fspath(p) for p in path], EDF_SUFFIXES)
-            first_path, numbered = files[0][1], True
-        super().__init__(first_path)
-        self.files = [p for _, p in files]
-        self.numbers = [n for n, _ in files]
+        super().__init__(path, EDF_SUFFIXES, series=series)
         self._scanned = False
         self._scan_lock = threading.Lock()
 
@@ -85,16 +77,14 @@ class EdfSource(VirtualSource):
                 blocks = blocks[:k]
                 break
         self._blocks = {first: blocks}
-        self.per_file = len(blocks)
+        self.frames_per_file = len(blocks)
         self.frame_dtype = blocks[0].dtype.newbyteorder("=")
-        opened = os.path.abspath(first_path)
-        #: the first frame of the file the user opened (a series opened on its 5th file starts there)
-        self.start_frame = self.files.index(opened) * self.per_file if opened in self.files else 0
+        self._start_at_opened_file()
 
-        n = len(self.files) * self.per_file
+        n = len(self.files) * self.frames_per_file
         self._edf_stack = EdfStack(self, (n, int(shape2d[0]), int(shape2d[1])), self.frame_dtype)
         per_frame = {}
-        if numbered:
+        if self.numbered:
             per_frame[DATA_GROUP + "/file_number"] = (self._file_numbers, np.dtype(np.int64))
         for key in edfblock.numeric_items(blocks[0].header):
             safe = key.replace("/", "_")
@@ -102,14 +92,14 @@ class EdfSource(VirtualSource):
         root_attrs = {
             "format": "EDF",
             "files": len(self.files),
-            "frames_per_file": self.per_file,
+            "frames_per_file": self.frames_per_file,
             "first_file": os.path.basename(first),
         }
         self._build(self._edf_stack, root_attrs=root_attrs, data_attrs=dict(blocks[0].header), per_frame=per_frame)
 
     # -- frames -----------------------------------------------------------------------------
     def _read_frame(self, i: int) -> np.ndarray:
-        file_index, j = divmod(i, self.per_file)
+        file_index, j = divmod(i, self.frames_per_file)
         path = self.files[file_index]
         name = os.path.basename(path)
         known = self._blocks.get(path)
@@ -138,9 +128,6 @@ class EdfSource(VirtualSource):
             raise OSError(f"fabio could not decode it ({type(err).__name__}: {err})") from err
 
     # -- per-frame values -------------------------------------------------------------------
-    def _file_numbers(self) -> np.ndarray:
-        return np.repeat(np.asarray(self.numbers, dtype=np.int64), self.per_file)
-
     def _header_values(self, key: str) -> np.ndarray:
         self.scan_headers()
         values = np.full(len(self._edf_stack), np.nan)
@@ -150,7 +137,7 @@ class EdfSource(VirtualSource):
                 if text is None:
                     continue
                 try:
-                    values[f * self.per_file + j] = float(text)
+                    values[f * self.frames_per_file + j] = float(text)
                 except ValueError:
                     pass
         return values
@@ -168,14 +155,14 @@ class EdfSource(VirtualSource):
         for f, path in enumerate(self.files[1:], start=1):
             name = os.path.basename(path)
             try:
-                if self.per_file == 1:
+                if self.frames_per_file == 1:
                     blocks = [edfblock.read_first_block(path)]
                 else:
                     blocks = edfblock.read_blocks(path)
             except _OPEN_ERRORS as err:
                 self._end_series(f, f"'{name}' has a broken header ({err})")
                 return
-            if len(blocks) != self.per_file or any(
+            if len(blocks) != self.frames_per_file or any(
                 b.shape != ref[0].shape or b.dtype != ref[0].dtype for b in blocks
             ):
                 b = blocks[0]
@@ -189,7 +176,7 @@ class EdfSource(VirtualSource):
         self.warnings.append(f"the series ends before file {f + 1} of {len(self.files)}: {why}")
         self.files = self.files[:f]
         self.numbers = self.numbers[:f]
-        n = f * self.per_file
+        n = f * self.frames_per_file
         self._edf_stack.shape = (n, *self._edf_stack.shape[1:])
         self.frame_count = n
         data = self._nodes[DATA_PATH]

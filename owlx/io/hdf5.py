@@ -5,7 +5,9 @@
   Both fallbacks leave a message in ``source.warnings``.
 * The tree is lazy: a group's children are listed when first asked for (viewer.md F7).
   Soft and external links are followed and marked with ``Node.link_target``. A group that is
-  one of its own ancestors (hard-link or soft-link cycle) is shown but not expanded.
+  one of its own ancestors (hard-link or soft-link cycle) is shown but not expanded. A soft
+  link that never ends (``a -> b -> a``: h5py raises RuntimeError "too many links") is a broken
+  link node (kind VALUE, note "link cycle"); every lookup by path treats it as absent.
 * Datasets are classified by the rules of §1.3 with the ``axes`` parsing of §1.4 and the
   ``numEvents`` of §1.5. Rules 3 and 5 depend on N, the frame count of the image stack:
   :meth:`Hdf5Source.set_image` (or ``set_frame_count``) re-classifies the nodes already listed.
@@ -40,12 +42,11 @@ except ImportError:  # pragma: no cover - optional at run time
 
 from owlx.errors import DatasetError, FileFormatError
 from owlx.io import cxi
-from owlx.io.geometry import read_geometry
-from owlx.io.hdf5_stack import Hdf5Stack, complex_fields, convert_block, read_error
-from owlx.io.source import Geometry, Kind, Node, Source, Stack, sort_children
+from owlx.io.geometry import GeometryReader
+from owlx.io.hdf5_stack import LOOKUP_ERRORS, Hdf5Stack, complex_fields, convert_block, read_error
+from owlx.io.source import (MAX_READ_BYTES, Geometry, Kind, Node, Source, Stack, normalize_path,
+                            sort_children)
 
-#: whole-dataset reads (``read``) larger than this are refused: use a stack instead
-MAX_READ_BYTES = 512 * 2**20
 #: the default image of viewer.md F4, before the breadth-first search
 DEFAULT_IMAGE_PATHS = ("/entry_1/image_1/data", "/entry_1/data_1/data")
 
@@ -57,11 +58,6 @@ def join(group: str, name: str) -> str:
 def parent_of(path: str) -> str:
     head = path.rstrip("/").rsplit("/", 1)[0]
     return head or "/"
-
-
-def normalize(path: str) -> str:
-    parts = [p for p in str(path).split("/") if p and p != "."]
-    return "/" + "/".join(parts)
 
 
 class _Info:
@@ -194,6 +190,7 @@ class Hdf5Source(Source):
         self._info: dict[str, _Info] = {}
         self._addr: dict[str, tuple[int, int] | None] = {}
         self._per_frame_cache: dict[tuple[str, int], np.ndarray] = {}
+        self._geometry: dict[str, GeometryReader] = {}  # result group -> its geometry datasets
         self.frame_count: int | None = None
         self._addr["/"] = _address(self._file["/"])
         self._root = _lazy_node("/", Kind.GROUP, lambda: self._read_attrs("/"),
@@ -245,7 +242,7 @@ class Hdf5Source(Source):
         return self._root
 
     def node(self, path: str) -> Node:
-        path = normalize(path)
+        path = normalize_path(path)
         node = self._nodes.get(path)
         if node is not None:
             return node
@@ -275,7 +272,7 @@ class Hdf5Source(Source):
     def _list_group(self, path: str) -> list[Node]:
         try:
             gid = h5o.open(self._file.id, path.encode("utf-8", "surrogateescape"))
-        except (KeyError, OSError, ValueError):
+        except LOOKUP_ERRORS:
             return []
         if not isinstance(gid, h5g.GroupID):
             return []
@@ -324,12 +321,12 @@ class Hdf5Source(Source):
             elif link_type == h5l.TYPE_EXTERNAL:
                 filename, inner = gid.links.get_val(name)
                 target = f"{_decode(filename)}:{_decode(inner)}"
-        except (KeyError, OSError, ValueError):
+        except LOOKUP_ERRORS:
             pass
         try:
             oid = h5o.open(gid, name)
-        except (KeyError, OSError, ValueError) as err:
-            return Node(path, Kind.VALUE, link_target=target, note=f"broken link: {_short(err)}"), None
+        except LOOKUP_ERRORS as err:
+            return Node(path, Kind.VALUE, link_target=target, note=self._broken_note(path, err)), None
         def attrs() -> dict[str, Any]:  # read when a tooltip asks
             return self._read_attrs(path)
 
@@ -351,6 +348,16 @@ class Hdf5Source(Source):
                               link_target=target), info
         kind_name = "Datatype" if isinstance(oid, h5t.TypeID) else type(oid).__name__
         return Node(path, Kind.VALUE, link_target=target, note=kind_name), None  # committed datatypes
+
+    def _broken_note(self, path: str, err: Exception) -> str:
+        """Why the link at ``path`` leads nowhere: a cycle of soft links, or a missing target."""
+        if isinstance(err, RuntimeError):  # HDF5 gives up after 16 soft links in a row
+            try:
+                self._resolve(path)
+            except DatasetError:
+                return f"link cycle: the soft links on its path lead back to themselves ({_short(err)})"
+            return f"broken link: a chain of soft links longer than HDF5 follows ({_short(err)})"
+        return f"broken link: {_short(err)}"
 
     def _read_attrs(self, path: str) -> dict[str, Any]:
         try:
@@ -378,7 +385,7 @@ class Hdf5Source(Source):
             try:
                 info = h5o.get_info(self._file.id, node.path.encode("utf-8", "surrogateescape"))
                 addr = _address_of_info(info)
-            except (KeyError, OSError, ValueError):
+            except LOOKUP_ERRORS:
                 addr = None
         self._addr[node.path] = addr
         return addr
@@ -445,7 +452,7 @@ class Hdf5Source(Source):
             raise DatasetError(f"'{self.name}' is closed; reopen it to read '{path}'")
         try:
             obj = self._file[path]
-        except (KeyError, OSError, ValueError) as err:
+        except LOOKUP_ERRORS as err:
             raise DatasetError(f"no dataset '{path}' in '{self.name}' ({_short(err)})") from err
         if not isinstance(obj, h5py.Dataset):
             raise DatasetError(f"'{path}' in '{self.name}' is a group, not a dataset")
@@ -455,7 +462,7 @@ class Hdf5Source(Source):
         try:
             node = self.node(path)
         except KeyError as err:
-            raise DatasetError(f"no dataset '{normalize(path)}' in '{self.name}'") from err
+            raise DatasetError(f"no dataset '{normalize_path(path)}' in '{self.name}'") from err
         info = self._info.get(node.path)
         if info is None:
             raise DatasetError(f"'{node.path}' in '{self.name}' is a {cxi.kind_text(node.kind)}, not a dataset")
@@ -544,7 +551,7 @@ class Hdf5Source(Source):
         unresolved parent is a different group that already holds ``tags`` or ``model`` (as
         Owl wrote), it is used unless the canonical group holds them too (then a warning).
         """
-        path = normalize(image_path)
+        path = normalize_path(image_path)
         canonical, external = self._resolve(path)
         if external:
             return canonical
@@ -554,7 +561,7 @@ class Hdf5Source(Source):
             return group
         try:
             same = _address(self._file[clicked]) == _address(self._file[group])
-        except (KeyError, OSError, ValueError):
+        except LOOKUP_ERRORS:
             return group
         if same or self._resolve(clicked)[1]:
             return group
@@ -562,17 +569,17 @@ class Hdf5Source(Source):
         if clicked_has and not canonical_has:
             return clicked
         if clicked_has and canonical_has:
-            self.warnings.append(
-                f"both '{clicked}' and '{group}' hold tags or model results for '{path}'; "
-                f"owlx uses '{group}'"
-            )
+            warning = (f"both '{clicked}' and '{group}' hold tags or model results for '{path}'; "
+                       f"owlx uses '{group}'")
+            if warning not in self.warnings:  # asked again for every frame's geometry
+                self.warnings.append(warning)
         return group
 
     def _holds_results(self, group: str) -> bool:
         try:
             g = self._file[group]
             return "tags" in g or "model" in g
-        except (KeyError, OSError, ValueError):
+        except LOOKUP_ERRORS:
             return False
 
     def _resolve(self, path: str, depth: int = 0) -> tuple[str, bool]:
@@ -583,11 +590,11 @@ class Hdf5Source(Source):
         for name in [p for p in path.split("/") if p]:
             try:
                 link = self._file[cur].get(name, getlink=True)
-            except (KeyError, OSError, ValueError):
+            except LOOKUP_ERRORS:
                 link = None
             if isinstance(link, h5py.SoftLink):
                 target = link.path if link.path.startswith("/") else join(cur, link.path)
-                cur, external = self._resolve(normalize(target), depth + 1)
+                cur, external = self._resolve(normalize_path(target), depth + 1)
                 if external:
                     return cur, True
             elif isinstance(link, h5py.ExternalLink):
@@ -632,12 +639,26 @@ class Hdf5Source(Source):
 
     def geometry(self, image_path: str | None = None, frame: int = 0) -> Geometry:
         """Wavelength, distance and pixel size near an image (§1.7); per-frame values at
-        ``frame``. Warnings about rejected values are in the result and in ``warnings``."""
+        ``frame`` (spec: the selected frame's value, with a warning when values differ by more
+        than 1%).
+
+        The geometry datasets of a result group are read once and cached, so asking again for
+        another frame reads nothing from the file (live mode drops the cache on ``refresh``).
+        Warnings about rejected values are in the result; those of the first frame asked for
+        a group also go to ``warnings`` (so browsing frames does not grow that list).
+        """
         path = image_path or self.image_path
         if path is None:
             return Geometry()
-        geo = read_geometry(self._file, self.result_group(path), frame)
-        self.warnings.extend(w for w in geo.warnings if w not in self.warnings)
+        group = self.result_group(path)
+        with self._lock:
+            reader = self._geometry.get(group)
+            first = reader is None
+            if first:
+                reader = self._geometry[group] = GeometryReader(group)
+        geo = reader.at(self._file, frame)
+        if first:
+            self.warnings.extend(w for w in geo.warnings if w not in self.warnings)
         return geo
 
     # -- live mode and closing ---------------------------------------------------------------
@@ -656,12 +677,13 @@ class Hdf5Source(Source):
                 ds = self._file[path]
                 ds.refresh()
                 fresh[path] = _Info.read(ds.id)
-            except (KeyError, OSError, ValueError, TypeError):
+            except (*LOOKUP_ERRORS, TypeError):
                 continue
             node.shape = fresh[path].shape
             node.attrs = _attrs(ds)
         with self._lock:
             self._info.update(fresh)
+            self._geometry.clear()  # per-frame distance or energy may have grown
             n = None
             if self.image_path is not None:
                 info = self._info[self.image_path]
@@ -678,7 +700,7 @@ class Hdf5Source(Source):
 
 def _short(err: Exception) -> str:
     """The useful part of an HDF5 error message (h5py repeats the call name first)."""
-    text = str(err)
+    text = err.args[0] if err.args and isinstance(err.args[0], str) else str(err)  # KeyError quotes str()
     if "(" in text and text.endswith(")"):
         text = text[text.index("(") + 1 : -1]
     return text

@@ -24,6 +24,11 @@ from owlx.io.source import Stack
 if TYPE_CHECKING:  # pragma: no cover
     from owlx.io.hdf5 import Hdf5Source
 
+#: what h5py raises when a path cannot be resolved to an object: KeyError (missing),
+#: OSError (unreadable, external file absent), ValueError (bad name) and RuntimeError
+#: ("too many links": a cycle of soft links, or a chain longer than HDF5 follows)
+LOOKUP_ERRORS = (KeyError, OSError, ValueError, RuntimeError)
+
 #: frames bigger than this are read in several row blocks
 ROW_BLOCK_BYTES = 16 * 2**20
 

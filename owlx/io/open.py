@@ -86,10 +86,15 @@ def detect_format(path: PathLike) -> str:
             f"cannot open '{name}': its extension says HDF5 but it has no HDF5 signature; "
             "the file is not HDF5, or its beginning is damaged"
         )
-    known = ", ".join(e for exts, _ in READERS.values() for e in exts if not e.endswith((".gz", ".bz2")))
     raise FileFormatError(
-        f"cannot open '{name}': unknown file format (not HDF5, and the extension is not one of {known})"
+        f"cannot open '{name}': unknown file format (not HDF5, which is recognised by its content, "
+        f"and the extension is none of {accepted_suffixes()})"
     )
+
+
+def accepted_suffixes() -> str:
+    """Every extension a reader is chosen by, per format: ``EDF .edf .edf.gz .edf.bz2, MRC …``."""
+    return ", ".join(f"{fmt.upper()} {' '.join(extensions)}" for fmt, (extensions, _) in READERS.items())
 
 
 def _reader(fmt: str):

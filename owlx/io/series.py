@@ -3,7 +3,8 @@
 Shared by the EDF and TIFF readers. A series is every file in the same folder with the same
 prefix, the same number of digits and the same suffix, sorted by number; gaps are allowed and
 the numbers become the per-frame scalar ``file_number``. Only names are looked at here: whether
-the files really share a frame shape is the reader's business.
+the files really share a frame shape is the reader's business. :class:`SeriesSource` is the
+part of both readers that deals with the list of files.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from owlx.errors import FileFormatError
+from owlx.io.virtual import VirtualSource
 
 EDF_SUFFIXES = (".edf", ".edf.gz", ".edf.bz2")
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -97,3 +101,40 @@ def series_from_paths(paths: Iterable[str], suffixes: Sequence[str]) -> list[tup
                 f"'{os.path.basename(paths[0])}'"
             )
     return sorted({(n.number, p) for n, p in zip(names, paths)})  # type: ignore[union-attr]
+
+
+class SeriesSource(VirtualSource):
+    """A :class:`VirtualSource` over one file or a numbered series of files (EDF, TIFF).
+
+    ``path`` is one file (``series=True`` finds the other files of its series in the folder)
+    or a list of numbered files dropped together (exactly those files). Sets ``files`` and
+    ``numbers`` (sorted by number) and ``numbered`` (True when the file numbers mean
+    something, so that ``file_number`` is offered). Subclasses read the first file, then set
+    ``frames_per_file`` and call :meth:`_start_at_opened_file`.
+    """
+
+    #: frames each file holds (every file of a series holds the first file's frames)
+    frames_per_file: int = 1
+
+    def __init__(self, path: str | os.PathLike | Sequence[str | os.PathLike], suffixes: Sequence[str],
+                 *, series: bool = True):
+        if isinstance(path, (str, os.PathLike)):
+            opened = os.fspath(path)
+            found = find_series(opened, suffixes) if series else [(0, os.path.abspath(opened))]
+            numbered = series and split_name(opened, suffixes) is not None
+        else:
+            found = series_from_paths([os.fspath(p) for p in path], suffixes)
+            opened, numbered = found[0][1], True
+        super().__init__(opened)
+        self.files = [p for _, p in found]
+        self.numbers = [n for n, _ in found]
+        self.numbered = numbered
+
+    def _start_at_opened_file(self) -> None:
+        """A series opened from its 5th file starts at that file's first frame."""
+        opened = os.path.abspath(self.path)
+        self.start_frame = self.files.index(opened) * self.frames_per_file if opened in self.files else 0
+
+    def _file_numbers(self) -> np.ndarray:
+        """The per-frame scalar ``file_number``: the number of the file each frame is in."""
+        return np.repeat(np.asarray(self.numbers, dtype=np.int64), self.frames_per_file)

@@ -22,6 +22,19 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+#: whole-dataset reads (``Source.read``) larger than this are refused: read frame by frame
+MAX_READ_BYTES = 512 * 2**20
+#: a node whose ``note`` starts with one of these is a link that leads nowhere (a missing
+#: target, or soft links that lead back to themselves)
+BROKEN_LINK_NOTES = ("broken link", "link cycle")
+
+
+def normalize_path(path: str) -> str:
+    """The absolute form of a path inside a source: ``entry_1//data_1/./data/`` ->
+    ``/entry_1/data_1/data``; the root is ``/``."""
+    parts = [p for p in str(path).split("/") if p and p != "."]
+    return "/" + "/".join(parts)
+
 
 class Kind(str, enum.Enum):
     """What a tree node is, after the classification rules of spec/formats.md §1.3."""
@@ -70,6 +83,11 @@ class Node:
     def parent_path(self) -> str:
         head = self.path.rstrip("/").rsplit("/", 1)[0]
         return head or "/"
+
+    @property
+    def is_broken_link(self) -> bool:
+        """A link whose target cannot be opened (missing, or a cycle of soft links)."""
+        return self.note.startswith(BROKEN_LINK_NOTES)
 
     def children(self) -> list["Node"]:
         """Child nodes (groups first, then datasets, natural name order); empty for datasets."""
@@ -228,9 +246,15 @@ class Source:
         :func:`owlx.io.maskbits.valid_from_bits`."""
         return None
 
-    def geometry(self, image_path: str | None = None) -> Geometry:
-        """Detector distance, pixel size and wavelength found near an image dataset."""
+    def geometry(self, image_path: str | None = None, frame: int = 0) -> Geometry:
+        """Detector distance, pixel size and wavelength found near an image dataset; values
+        stored per frame are taken at ``frame``."""
         return Geometry()
+
+    def geometry_for_frame(self, image_path: str | None, frame: int) -> Geometry:
+        """:meth:`geometry` at ``frame``; cheap to call for every frame shown (readers cache
+        the datasets they read)."""
+        return self.geometry(image_path, frame)
 
     def set_image(self, path: str | None = None) -> Stack:
         """Make ``path`` (default: :meth:`default_stack_path`) the image stack being viewed:

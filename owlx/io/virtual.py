@@ -22,11 +22,10 @@ import numpy as np
 
 from owlx.errors import DatasetError
 from owlx.io import cxi
-from owlx.io.source import Kind, Node, Source, Stack, sort_children
+from owlx.io.source import MAX_READ_BYTES, Kind, Node, Source, Stack, normalize_path, sort_children
 
 DATA_GROUP = "/entry_1/data_1"
 DATA_PATH = DATA_GROUP + "/data"
-MAX_READ_BYTES = 512 * 2**20
 
 
 class VirtualSource(Source):
@@ -98,7 +97,7 @@ class VirtualSource(Source):
         return self._nodes["/"]
 
     def node(self, path: str) -> Node:
-        key = "/" + "/".join(p for p in str(path).split("/") if p)
+        key = normalize_path(path)
         try:
             return self._nodes[key]
         except KeyError:

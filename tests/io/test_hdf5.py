@@ -14,6 +14,7 @@ import pytest
 
 from owlx.errors import DatasetError, FileFormatError
 from owlx.io import hdf5_stack
+from owlx.io.describe import describe_source
 from owlx.io.hdf5 import Hdf5Source
 from owlx.io.maskbits import valid_from_bits
 from owlx.io.open import open_source
@@ -669,3 +670,139 @@ def test_opening_a_2gb_file_reads_no_frames(tmp_path):
         assert grown < 100e6, f"RSS grew by {grown / 1e6:.0f} MB"
     finally:
         p.unlink()  # pytest keeps the last temporary folders: do not leave 2 GB behind
+
+
+# -- soft-link cycles ---------------------------------------------------------------------------------
+def build_soft_cycles(f):
+    """A good image at the CXI default path plus soft-link cycles in every place owlx looks."""
+    f["entry_1/image_1/data"] = np.arange(3 * 16.0).reshape(3, 4, 4)
+    f["entry_1/loop_a"] = h5py.SoftLink("/entry_1/loop_b")
+    f["entry_1/loop_b"] = h5py.SoftLink("/entry_1/loop_a")
+    f["entry_1/self"] = h5py.SoftLink("/entry_1/self")
+    f["entry_1/through"] = h5py.SoftLink("/entry_1/loop_a/data")  # a path that crosses a cycle
+    f["entry_1/data_1"] = h5py.SoftLink("/entry_1/data_1")  # the second default path
+    f["entry_1/image_1/mask"] = h5py.SoftLink("/entry_1/image_1/mask")  # the mask lookup
+    f["entry_1/image_1/mask_shared"] = np.zeros((4, 4), np.uint16)
+    f["entry_1/image_1/detector_1"] = h5py.SoftLink("/entry_1/image_1/detector_1")  # geometry lookup
+    f["entry_1/image_1/source_1"] = h5py.SoftLink("/entry_1/loop_a")
+    f["entry_1/instrument_1/detector_1/distance"] = 0.25
+
+
+def test_soft_link_cycles_open_and_show_as_broken_links(tmp_path):
+    p = make(tmp_path / "softcycle.cxi", build_soft_cycles)
+    with open_source(p) as s:
+        assert s.default_stack_path() == "/entry_1/image_1/data"
+        assert s.stack()[2][0, 0] == 32.0
+        for name, target in (("loop_a", "/entry_1/loop_b"), ("self", "/entry_1/self"),
+                             ("data_1", "/entry_1/data_1"), ("through", "/entry_1/loop_a/data")):
+            node = s.node(f"/entry_1/{name}")
+            assert node.kind is Kind.VALUE and node.link_target == target, name
+            assert "link cycle" in node.note, name
+            assert node.children() == []
+        assert "link cycle" in s.node("/entry_1/image_1/mask").note
+        assert [n.path for n in s.stacks()] == ["/entry_1/image_1/data", "/entry_1/image_1/mask_shared"]
+        # the mask lookup skips the cyclic 'mask' and finds 'mask_shared'
+        mask = s.mask_stack("/entry_1/image_1/data")
+        assert mask is not None and mask.path == "/entry_1/image_1/mask_shared"
+        # geometry skips the cyclic group detector_1 and uses the entry's instrument
+        geo = s.geometry("/entry_1/image_1/data")
+        assert geo.distance_m == pytest.approx(0.25)
+        assert geo.sources["distance"] == "/entry_1/instrument_1/detector_1/distance"
+        assert s.result_group("/entry_1/image_1/data") == "/entry_1/image_1"
+        with pytest.raises(DatasetError, match="cycle"):
+            s.result_group("/entry_1/loop_a/data")
+        for call in (s.stack, s.read, s.per_frame):
+            with pytest.raises(DatasetError):
+                call("/entry_1/loop_a")
+        with pytest.raises(DatasetError):
+            s.read("/entry_1/through")
+        with pytest.raises(KeyError):
+            s.node("/entry_1/loop_a/data")
+        assert s._read_attrs("/entry_1/loop_a") == {}
+        text = describe_source(s)
+    line = next(l for l in text.splitlines() if l.strip().startswith("loop_a"))
+    assert "-> /entry_1/loop_b" in line and "link cycle" in line and "broken" in line
+    assert "* default" in text
+
+
+def test_soft_link_cycles_default_search_and_owlx_info(tmp_path, capsys):
+    def build(f):
+        f["entry_1/image_1"] = h5py.SoftLink("/entry_1/data_1")
+        f["entry_1/data_1"] = h5py.SoftLink("/entry_1/image_1")
+        f["scan/frames"] = np.zeros((5, 6, 6), np.float32)
+        f["scan/again"] = h5py.SoftLink("/scan/again")
+
+    p = make(tmp_path / "nodefault.h5", build)
+    with open_source(p) as s:
+        assert s.default_stack_path() == "/scan/frames" and s.frame_count == 5
+    from owlx.cli import main
+
+    assert main(["info", p]) == 0
+    out = capsys.readouterr().out
+    assert "image_1  broken link -> /entry_1/data_1  [link cycle" in out
+    assert "frames  float32 (5×6×6)  stack, N = 5  * default" in out
+
+
+def test_a_long_chain_of_soft_links_is_broken_but_not_a_cycle(tmp_path):
+    def build(f):
+        f["g/data"] = np.zeros((2, 3, 3))
+        f["g/l0"] = h5py.SoftLink("/g/data")
+        for i in range(1, 20):
+            f[f"g/l{i}"] = h5py.SoftLink(f"/g/l{i - 1}")
+
+    with open_source(make(tmp_path / "chain.h5", build)) as s:
+        assert s.node("/g/l10").kind is Kind.STACK
+        node = s.node("/g/l19")  # beyond the 16 soft links HDF5 follows
+        assert node.is_broken_link and node.note.startswith("broken link") and "cycle" not in node.note
+
+
+def test_live_refresh_ignores_soft_link_cycles(tmp_path):
+    p = make(tmp_path / "swmr_cycle.h5", lambda f: None)
+    with h5py.File(p, "w", libver="latest") as f:
+        build_soft_cycles(f)
+        f.swmr_mode = True
+    with open_source(p, swmr=True) as s:
+        assert s.swmr
+        s.node("/entry_1").children()
+        s.refresh()
+        assert s.frame_count == 3
+
+
+# -- geometry per frame ---------------------------------------------------------------------------------
+def test_geometry_per_frame_values_are_read_once(tmp_path, monkeypatch):
+    distances = np.array([0.5, 0.5, 0.7, np.nan, 0.6])
+
+    def build(f):
+        f["entry_1/image_1/data"] = np.zeros((5, 4, 4))
+        f["entry_1/image_1/detector_1/distance"] = distances
+        f["entry_1/image_1/detector_1/x_pixel_size"] = 75e-6
+        f["entry_1/instrument_1/source_1/energy"] = np.full(5, 8.8119715e-16)
+
+    reads = []
+    real_getitem = h5py.Dataset.__getitem__
+
+    def counting_getitem(ds, key):
+        reads.append(ds.name)
+        return real_getitem(ds, key)
+
+    with open_source(make(tmp_path / "pf.cxi", build)) as s:
+        monkeypatch.setattr(h5py.Dataset, "__getitem__", counting_getitem)
+        g0 = s.geometry("/entry_1/image_1/data")
+        assert g0.distance_m == 0.5
+        first_reads = len(reads)
+        assert first_reads >= 3
+        g2 = s.geometry("/entry_1/image_1/data", frame=2)
+        g4 = s.geometry_for_frame("/entry_1/image_1/data", 4)
+        assert len(reads) == first_reads  # no dataset read again for other frames
+        assert g2.distance_m == pytest.approx(0.7) and g4.distance_m == pytest.approx(0.6)
+        assert g2.wavelength_m * 1e9 == pytest.approx(0.225426, abs=1e-6)
+        assert g2.pixel_size_m == pytest.approx(75e-6)
+        # frame 3 has no finite distance: it is not taken from frame 4 (NaN is not dropped)
+        g3 = s.geometry("/entry_1/image_1/data", frame=3)
+        assert g3.distance_m is None and any("frame 3" in w for w in g3.warnings)
+        assert any("more than 1%" in w for w in g2.warnings)
+        # the source's own warnings do not grow with every frame looked at
+        n_warnings = len(s.warnings)
+        for k in range(5):
+            s.geometry("/entry_1/image_1/data", frame=k)
+        assert len(s.warnings) <= n_warnings + 1

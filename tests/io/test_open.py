@@ -120,3 +120,35 @@ def test_real_minimal_cxi_description():
         pytest.skip("real data not available")
     with open_source(path) as s:
         assert describe_source(s).splitlines()[-1] == "      data  float64 (50×100)  image, N = 1  * default"
+
+
+def test_unknown_extension_lists_every_accepted_suffix(tmp_path):
+    path = _write(tmp_path / "notes.xyz", b"hello")
+    with pytest.raises(FileFormatError) as info:
+        open_source(path)
+    message = str(info.value)
+    assert "\n" not in message
+    for suffix in (".edf", ".edf.gz", ".edf.bz2", ".mrc", ".mrc.gz", ".mrc.bz2", ".mrcs", ".map.gz", ".st.bz2",
+                   ".tif", ".tiff", ".npy"):
+        assert f" {suffix} " in message.replace(",", " ").replace(")", " "), suffix
+    assert "HDF5" in message
+
+
+def test_describe_source_shows_broken_links_with_target_and_reason(tmp_path):
+    path = tmp_path / "broken.cxi"
+    with h5py.File(path, "w") as f:
+        f["entry_1/image_1/data"] = np.zeros((3, 4, 4), np.float32)
+        f["entry_1/dangling"] = h5py.SoftLink("/entry_1/nowhere")
+        f["entry_1/raw"] = h5py.ExternalLink("missing.h5", "/frames")
+        f["entry_1/loop"] = h5py.SoftLink("/entry_1/loop")
+        f["entry_1/image_1/alias"] = h5py.SoftLink("/entry_1/image_1/data")
+    with open_source(path) as s:
+        assert s.node("/entry_1/dangling").is_broken_link and not s.node("/entry_1/image_1").is_broken_link
+        lines = describe_source(s).splitlines()
+    line = {l.strip().split()[0]: l.strip() for l in lines[2:]}
+    assert line["dangling"].startswith("dangling  broken link -> /entry_1/nowhere  [")
+    assert line["dangling"].endswith("[component not found]")
+    assert line["raw"].endswith("[can't open file]")
+    assert line["raw"].startswith("raw  broken link -> missing.h5:/frames  [")
+    assert line["loop"].startswith("loop  broken link -> /entry_1/loop  [link cycle")
+    assert line["alias"] == "alias  float32 (3×4×4)  stack, N = 3  -> /entry_1/image_1/data"

@@ -106,3 +106,128 @@ def test_real_skued_pattern():
         frame = s.stack()[0]
         assert frame.shape == (512, 512) and frame.dtype == np.float64
         assert np.array_equal(frame, tifffile.imread(path))
+
+
+# -- files written page by page (one tifffile series per write) --------------------------------------
+def _append_frames(path, frames, **kwargs):
+    for frame in frames:
+        tifffile.imwrite(path, frame, append=True, **kwargs)
+
+
+def _no_series(monkeypatch):
+    """Make tifffile's per-series parsing fail: it is what made appended files slow to open."""
+
+    def refuse(self):
+        raise AssertionError("TiffFile.series was computed")
+
+    monkeypatch.setattr(tifffile.TiffFile, "series", property(refuse))
+
+
+def test_appended_frames_are_one_stack_read_page_by_page(tmp_path, monkeypatch):
+    frames = np.arange(40 * 6 * 5, dtype=np.uint16).reshape(40, 6, 5)
+    path = tmp_path / "appended.tif"
+    _append_frames(path, frames)
+    with tifffile.TiffFile(path) as tif:
+        assert len(tif.series) == 40  # the idiom: one series per page
+    _no_series(monkeypatch)
+    with open_source(path) as s:
+        stack = s.stack()
+        assert stack.shape == (40, 6, 5) and s.frame_count == 40 and stack.dtype == np.uint16
+        assert s.node("/entry_1/data_1/data").kind is Kind.STACK
+        assert np.array_equal(stack[0], frames[0]) and np.array_equal(stack[39], frames[39])
+        assert np.array_equal(stack[-2], frames[38])
+        assert stack.axis_indices(17) == {"I": 17}
+        assert not s.warnings
+
+
+def test_appended_blocks_of_frames_and_appended_rgb(tmp_path, monkeypatch):
+    block = np.arange(3 * 4 * 4, dtype=np.float32).reshape(3, 4, 4)
+    _append_frames(tmp_path / "blocks.tif", [block, block + 100], photometric="minisblack")
+    rgb = np.random.default_rng(2).integers(0, 255, (3, 5, 6, 3)).astype(np.uint8)
+    _append_frames(tmp_path / "rgb.tif", rgb, photometric="rgb")  # BitsPerSample stored outside the IFD
+    _append_frames(tmp_path / "big.tif", block[:, :3, :], bigtiff=True)
+    _no_series(monkeypatch)
+    with open_source(tmp_path / "big.tif") as s:
+        assert s.stack().shape == (3, 3, 4) and np.array_equal(s.stack()[2], block[2, :3])
+    with open_source(tmp_path / "blocks.tif") as s:
+        stack = s.stack()
+        assert len(stack) == 6 and stack.dtype == np.float32
+        assert np.array_equal(stack[4], block[1] + 100)
+    with open_source(tmp_path / "rgb.tif") as s:
+        stack = s.stack()
+        assert stack.shape == (3, 5, 6) and stack.samples == 3
+        assert np.array_equal(stack[2], rgb[2])
+
+
+def test_appended_series_of_different_shape_show_the_first_with_a_warning(tmp_path, monkeypatch):
+    path = tmp_path / "mixed.tif"
+    _append_frames(path, [np.full((4, 4), 1, np.uint8), np.full((4, 4), 2, np.uint8), np.zeros((8, 8), np.uint8)])
+    _append_frames(tmp_path / "dtypes.tif", [np.ones((4, 4), np.uint8), np.ones((4, 4), np.uint16)])
+    _no_series(monkeypatch)
+    with open_source(path) as s:
+        stack = s.stack()
+        assert stack.shape == (1, 4, 4) and stack[0][0, 0] == 1
+        assert "'mixed.tif' holds 3 series of different shape; showing the first" in s.warnings
+    with open_source(tmp_path / "dtypes.tif") as s:
+        assert len(s.stack()) == 1 and s.stack().dtype == np.uint8
+        assert any("2 series of different shape; showing the first" in w for w in s.warnings)
+
+
+def test_several_series_without_tifffile_metadata(tmp_path):
+    same, mixed = tmp_path / "same.ome.tif", tmp_path / "generic.tif"
+    with tifffile.TiffWriter(same, ome=True) as w:  # OME: two images of one shape
+        w.write(np.full((2, 4, 4), 1, np.uint16), photometric="minisblack")
+        w.write(np.full((2, 4, 4), 2, np.uint16), photometric="minisblack")
+    _append_frames(mixed, [np.ones((4, 4), np.uint8), np.zeros((3, 3), np.uint8)], metadata=None)
+    with open_source(same) as s:
+        stack = s.stack()
+        assert len(stack) == 4 and stack[3][0, 0] == 2 and stack[1][0, 0] == 1
+        assert stack.axis_indices(3)["series"] == 1
+        assert not s.warnings
+    with open_source(mixed) as s:
+        assert len(s.stack()) == 1
+        assert "'generic.tif' holds 2 series of different shape; showing the first" in s.warnings
+
+
+def test_appended_file_with_a_page_unlike_the_first_is_reported_when_read(tmp_path):
+    path = tmp_path / "odd.tif"
+    _append_frames(path, [np.zeros((4, 4), np.uint8)] * 3)
+    with open_source(path) as s:
+        assert len(s.stack()) == 3
+        layout = s._layout
+        layout.page_shape = (5, 4)  # as if the scan had missed a page that differs
+        with pytest.raises(DatasetError, match=r"frame 1\b.*page 1 .*\(4, 4\) uint8.*\(5, 4\)"):
+            s.stack()[1]
+
+
+def test_numbered_series_of_appended_files(tmp_path, monkeypatch):
+    for k in (1, 2):
+        _append_frames(tmp_path / f"run_{k:03d}.tif", [np.full((3, 3), 10 * k + j, np.uint16) for j in range(4)])
+    _no_series(monkeypatch)
+    with open_source(tmp_path / "run_002.tif") as s:
+        stack = s.stack()
+        assert len(stack) == 8 and s.start_frame == 4
+        assert stack[6][0, 0] == 22 and stack.axis_indices(6) == {"I": 2, "file": 1}
+        assert s.per_frame("/entry_1/data_1/file_number").tolist() == [1] * 4 + [2] * 4
+
+
+def test_opening_20000_appended_pages_reads_no_page_objects(tmp_path, monkeypatch):
+    """20 000 frames appended one by one open without a TiffPage per page (tifffile's series
+    did that, and took ~50 s); timing is left to benchmarks, this counts the work."""
+    path = tmp_path / "many.tif"
+    with tifffile.TiffWriter(path) as w:
+        for k in range(20000):
+            w.write(np.full((2, 2), k % 251, np.uint8))
+    created = []
+    real_init = tifffile.TiffPage.__init__
+
+    def counting_init(self, *args, **kwargs):
+        created.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(tifffile.TiffPage, "__init__", counting_init)
+    _no_series(monkeypatch)
+    with open_source(path) as s:
+        assert s.frame_count == 20000
+        assert len(created) <= 2
+        assert s.stack()[19999][0, 0] == 19999 % 251
