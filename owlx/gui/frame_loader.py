@@ -41,6 +41,7 @@ class FrameResult:
     valid: np.ndarray | None
     rendered: object  # owlx.core.display.Rendered
     mask_raw: np.ndarray | None = None  # raw mask values (CXI bits) for the readout
+    geometry: object = None  # this frame's Geometry (per-frame distance or energy), or None
 
 
 class FrameLoader(QtCore.QObject):
@@ -65,6 +66,9 @@ class FrameLoader(QtCore.QObject):
         # Held around every read: a save closes and reopens the file while holding it (the
         # session's io_lock), and a new stack then replaces this one before the lock is free.
         self.io_lock: threading.RLock = threading.RLock()
+        # Optional ``f(frame) -> Geometry``: per-frame wavelength/distance for the readout, read
+        # here on the worker rather than on the GUI thread.
+        self.geometry_for = None
         self._wanted: int | None = None
 
     # -- configuration (GUI thread) -----------------------------------------------------------
@@ -185,10 +189,11 @@ class FrameLoader(QtCore.QObject):
                 raw = stack[index]
                 self.cache.put(raw_key, raw)
             mask_raw, valid = self._mask_for(mask_stack, mask, index)
+            geometry = self.geometry_for(index) if self.geometry_for is not None else None
         ctx.check()
         # The float copy of converted frames is not needed for display: do not keep it cached.
         rendered = replace(render(raw, valid, display), real=None)
-        result = FrameResult(key[0], index, raw, valid, rendered, mask_raw)
+        result = FrameResult(key[0], index, raw, valid, rendered, mask_raw, geometry)
         self.cache.put(("render", key, index), _RenderEntry(result))
         return result
 

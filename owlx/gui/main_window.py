@@ -61,6 +61,7 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, GalleryMixi
         self.jobs = QtJobRunner(max_threads=2, parent=self)
         self.loader = FrameLoader(cache_mb=self.settings.image_cache_mb(), parent=self)
         self.loader.io_lock = self.session.io_lock
+        self.loader.geometry_for = self._frame_geometry
         self.current: FrameResult | None = None
         self._hover: tuple[int, int] = (-1, -1)
         self.console: ConsoleDock | None = None
@@ -322,7 +323,7 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, GalleryMixi
                 ("masked",) if raw_mask[y, x] else ()
             )
         q = d = None
-        g = self.session.geometry
+        g = cur.geometry or self.session.geometry
         if g.known:
             cx, cy = beam_center(cur.raw.shape[:2])
             q, d = q_resolution(x, y, cx, cy, g.wavelength_m, g.distance_m, g.pixel_size_m)
@@ -393,6 +394,16 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, GalleryMixi
             return
         # First start: give the image most of the width.
         self.resizeDocks([self.tree_dock, self.display_dock], [330, 420], QtCore.Qt.Horizontal)
+
+    def _frame_geometry(self, frame: int):
+        """Geometry of one frame (worker thread): per-frame distance or energy (formats.md §1.7)."""
+        s = self.session
+        if s.source is None or s.stack_path is None:
+            return None
+        try:
+            return s.source.geometry_for_frame(s.stack_path, frame)
+        except Exception:  # noqa: BLE001 - the readout falls back to the file-wide geometry
+            return None
 
     def _refresh_tag_squares(self) -> None:
         s = self.session
