@@ -129,16 +129,57 @@ def batch_table(n_frames: int, size: int) -> None:
         print(f"{threads:>8} {rate:>9.1f} {rate / base:>8.2f}× {cpu / wall:>11.2f}")
 
 
+def dask_table(n_frames: int, size: int) -> None:
+    """Frames/s of owlx.jobs.run_on_dask on a LocalCluster of 1 and 2 worker processes; the
+    workers read their frames from an HDF5 file themselves (owlx.sizing.fit_frames_from_file)."""
+    import os
+    import tempfile
+    from functools import partial
+
+    import h5py
+    from distributed import Client, LocalCluster
+
+    from owlx.jobs import run_on_dask
+    from owlx.sizing import fit_frames_from_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "bench.cxi")
+        with h5py.File(path, "w") as f:
+            data = f.create_dataset("entry_1/image_1/data", shape=(n_frames, size, size),
+                                    dtype=np.float32, chunks=(1, size, size))
+            data.attrs["axes"] = np.array([b"experiment_identifier:y:x"])
+            for i in range(n_frames):
+                data[i] = make_frame(size, DIAMETERS[i % 3], 100 + i)[0]
+        fn = partial(fit_frames_from_file, path, "/entry_1/image_1/data", settings=OWL)
+        print(f"\nBatch on dask.distributed of {n_frames} frames of {size}², Owl's recipe, "
+              "LocalCluster(processes=True, 1 thread per worker), 1 frame per task, "
+              "frames read by the workers (start-up and numba warm-up not timed)")
+        print(f"{'workers':>8} {'frames/s':>9} {'speed-up':>9}")
+        base = None
+        for workers in (1, 2):
+            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                              dashboard_address=None, silence_logs=40) as cluster, Client(cluster) as client:
+                run_on_dask(fn, [(i,) for i in range(min(n_frames, 2 * workers))], client=client)  # warm up
+                t0 = time.perf_counter()
+                run_on_dask(fn, [(i,) for i in range(n_frames)], client=client)
+                rate = n_frames / (time.perf_counter() - t0)
+            base = base or rate
+            print(f"{workers:>8} {rate:>9.1f} {rate / base:>8.2f}×")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7, help="runs per frame (≥ 7 unless --quick)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 512])
     ap.add_argument("--batch", type=int, default=16, help="frames in the batch test")
     ap.add_argument("--quick", action="store_true", help="3 runs, 6 batch frames")
+    ap.add_argument("--no-dask", action="store_true", help="skip the dask.distributed batch table")
     args = ap.parse_args()
     runs = 3 if args.quick else max(7, args.runs)
     recipe_table(args.sizes, runs)
     batch_table(6 if args.quick else args.batch, max(args.sizes))
+    if not args.no_dask:
+        dask_table(6 if args.quick else args.batch, max(args.sizes))
 
 
 if __name__ == "__main__":

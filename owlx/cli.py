@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     commands = {"demo": _cmd_demo, "info": _cmd_info}
     commands["tags"] = lambda args: __import__("owlx.cli_tags", fromlist=["main"]).main(args)  # owlx tags FILE
+    commands["fit"] = lambda args: __import__("owlx.cli_fit", fromlist=["main"]).main(args)  # owlx fit FILE
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])

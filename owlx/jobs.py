@@ -203,3 +203,84 @@ def run_in_thread(
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="owlx-job")
     return _pool.submit(job.run, on_progress, on_result)
+
+
+def run_on_dask(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any] | Iterable[Any],
+    client: Any = None,
+    n_workers: int = 2,
+    scheduler: str | None = None,
+    on_result: ResultCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel: Any = None,
+) -> int:
+    """Apply ``fn(item)`` to every item on dask.distributed, streaming ``(item, result)`` pairs.
+
+    Where it runs: ``client`` (a ``distributed.Client``) when given; else ``Client(scheduler)``
+    for a running cluster at that address; else a ``LocalCluster`` of ``n_workers`` worker
+    processes with one thread each (``processes=True``), closed at the end. ``fn`` and the
+    items are pickled, so ``fn`` must be a top-level function and items should be small
+    descriptions of the work (file path, dataset, frame indices), not arrays.
+
+    Results arrive in completion order (``as_completed``): ``on_result((item, result))`` then
+    ``on_progress(done, total)``, in the calling thread. ``cancel`` (a :class:`CancelToken` or
+    anything with ``cancelled``) is polled while waiting; once set, the pending futures are
+    cancelled and :class:`JobCancelled` is raised after the results already received were
+    delivered. An exception raised by ``fn`` cancels the rest and is re-raised. Returns the
+    number of items done.
+    """
+    from distributed import Client, LocalCluster, as_completed
+
+    items = list(items)
+    total = len(items)
+    own_client = own_cluster = None
+    if client is None:
+        if scheduler:
+            client = own_client = Client(scheduler)
+        else:
+            own_cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=40)
+            client = own_client = Client(own_cluster)
+    is_cancelled = (lambda: bool(getattr(cancel, "cancelled", False))) if cancel is not None else (lambda: False)
+    done = 0
+    stop = threading.Event()
+    try:
+        if on_progress is not None:
+            on_progress(0, total)
+        futures = client.map(fn, items, pure=False)
+        item_of = {f.key: item for f, item in zip(futures, items)}
+
+        def watch() -> None:  # turns a cancel into cancelled futures, which as_completed yields
+            while not stop.wait(0.05):
+                if is_cancelled():
+                    client.cancel(futures)
+                    return
+
+        watcher = threading.Thread(target=watch, name="owlx-dask-cancel", daemon=True)
+        watcher.start()
+        try:
+            for fut in as_completed(futures):
+                if fut.status == "cancelled" or is_cancelled():
+                    break
+                try:
+                    result = fut.result()
+                except Exception:
+                    client.cancel(futures)
+                    raise
+                done += 1
+                if on_result is not None:
+                    on_result((item_of[fut.key], result))
+                if on_progress is not None:
+                    on_progress(done, total)
+        finally:
+            stop.set()
+            watcher.join()
+        if is_cancelled():
+            raise JobCancelled("cancelled")
+        return done
+    finally:
+        if own_client is not None:
+            own_client.close()
+        if own_cluster is not None:
+            own_cluster.close()

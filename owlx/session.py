@@ -73,6 +73,9 @@ class Session(OrderMixin, ResultsMixin):
         self._position = np.zeros(0, dtype=np.int64)
         self._init_order()
         self._init_results()
+        from .session_model import attach_model
+
+        attach_model(self)  # self.model: the sphere results of the current stack (owlx.model_results)
 
     # -- opening ------------------------------------------------------------------------------
     def open(self, path: str | os.PathLike | list, dataset: str | None = None, swmr: bool = False) -> None:
