@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_render.py", "bench_viewer.py"]
+BENCHMARKS = [
+    "bench_render.py",
+    "bench_viewer.py",
+    "bench_gallery.py",
+    "bench_workflow.py",
+    "bench_sphere.py",
+]
 
 
 def main() -> int:

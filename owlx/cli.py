@@ -2,7 +2,8 @@
 
 ``owlx [PATH[::/dataset/path]] [--live] [--fresh] [--debug]`` opens the viewer;
 ``owlx demo [--screenshot PNG]`` opens it on the built-in demo dataset;
-``owlx info FILE`` prints the file's tree with shapes, dtypes and which datasets are stacks.
+``owlx info FILE`` prints the file's tree with shapes, dtypes and which datasets are stacks;
+``owlx tags FILE`` lists tags and counts; ``owlx fit FILE`` sizes spheres (inline or on dask).
 
 Errors a user can cause print one line and exit with status 2; ``--debug`` adds tracebacks.
 """
@@ -10,12 +11,13 @@ Errors a user can cause print one line and exit with status 2; ``--debug`` adds 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 
 from .errors import OwlxError
 
-SUBCOMMANDS = ("demo", "info")
+SUBCOMMANDS = ("demo", "info", "tags", "fit")
 
 
 def _split_dataset(path: str) -> tuple[str, str | None]:
@@ -118,9 +120,13 @@ def _logging(debug: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    commands = {"demo": _cmd_demo, "info": _cmd_info}
-    commands["tags"] = lambda args: __import__("owlx.cli_tags", fromlist=["main"]).main(args)  # owlx tags FILE
-    commands["fit"] = lambda args: __import__("owlx.cli_fit", fromlist=["main"]).main(args)  # owlx fit FILE
+    commands = {
+        "demo": _cmd_demo,
+        "info": _cmd_info,
+        # imported on use: `owlx info` should not pay for dask or the fitting kernels
+        "tags": lambda args: importlib.import_module("owlx.cli_tags").main(args),
+        "fit": lambda args: importlib.import_module("owlx.cli_fit").main(args),
+    }
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])
