@@ -37,6 +37,7 @@ from .window_actions import ActionsMixin
 from .window_gallery import GalleryMixin
 from .window_opening import OpeningMixin
 from .window_output import OutputMixin
+from .window_panels import PanelsMixin
 from .window_tags import TagsMixin
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,9 @@ def _render_fields(display: DisplaySettings) -> DisplaySettings:
     return replace(display, colormap="gray", invert_colormap=False)
 
 
-class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, GalleryMixin, QtWidgets.QMainWindow):
+class MainWindow(
+    OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, GalleryMixin, PanelsMixin, QtWidgets.QMainWindow
+):
     """One file per window. ``session`` is shared with the console and scripts."""
 
     frame_displayed = QtCore.pyqtSignal(int)  # emitted after a frame reached the view
@@ -72,6 +75,7 @@ class MainWindow(OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, GalleryMixi
         self.resize(1400, 900)
         self._build_central()
         self._build_docks()
+        self._build_panels()
         self._build_status_bar()
         self._build_actions()
         self._connect_session()

@@ -79,6 +79,7 @@ class ActionsMixin:
         self._action(hm, "Reset settings", self.reset_settings)
         self._action(hm, "About owlx", self._about)
 
+        self._build_panel_actions(vm, tm)
         vm.addSeparator()
         self._action(vm, "&Gallery / single frame", self.toggle_gallery).setToolTip("G while the view has focus")
         self._action(vm, "More columns", lambda: self._gallery_columns(+1)).setToolTip("Ctrl+- in the gallery")

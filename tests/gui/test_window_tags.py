@@ -156,3 +156,14 @@ def test_gallery_mode_keys_tags_sorting_and_escape(window, qtbot, cxi):
     qtbot.waitUntil(lambda: window.current is not None and window.current.index == 5, timeout=5000)
     press(qtbot, window, QtCore.Qt.Key_Escape)
     assert window.gallery_mode
+
+
+def test_ctrl_1_shows_the_plot_and_ctrl_shift_g_the_tag_editor(window, qtbot, cxi):
+    open_file(window, qtbot, cxi)
+    assert not window.plot_dock.isVisible()
+    press(qtbot, window, QtCore.Qt.Key_1, QtCore.Qt.ControlModifier)
+    assert window.plot_dock.isVisible()
+    assert not window.session.tags.names  # Ctrl+1 is not the tag key 1
+    press(qtbot, window, QtCore.Qt.Key_G, QtCore.Qt.ControlModifier | QtCore.Qt.ShiftModifier)
+    assert window.tag_editor is not None and window.tag_editor.isVisible()
+    window.tag_editor.close()
