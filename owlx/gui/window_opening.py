@@ -56,6 +56,8 @@ class OpeningMixin:
         """Open a file (or a list of numbered files) on a worker; ``live`` opens HDF5 in SWMR
         read mode. With ``wait`` the call returns once the file is shown (True) or refused
         (False, the reason in :attr:`last_error` and the status bar)."""
+        if not self._may_replace_file(path):
+            return False
         self._open_token = token = getattr(self, "_open_token", 0) + 1
         self.last_error = ""
         self._opening = True
@@ -69,6 +71,17 @@ class OpeningMixin:
                 app.processEvents(QtCore.QEventLoop.AllEvents | QtCore.QEventLoop.WaitForMoreEvents, 50)
             return not self.last_error
         return None
+
+    def _may_replace_file(self, path) -> bool:
+        """One file per window (F13): opening another file while tags or results are unsaved
+        asks Save / Discard / Cancel. Reopening the same file keeps the edits in memory."""
+        s = self.session
+        if s.source is None or not s.dirty:
+            return True
+        first = path[0] if isinstance(path, (list, tuple)) else path
+        if os.path.abspath(str(first)) == os.path.abspath(str(s.source.path)):
+            return True
+        return self.confirm_close()
 
     def _opened(self, token: int, path, frame, outcome: JobOutcome, after) -> None:
         if token != self._open_token:  # a newer open superseded this one

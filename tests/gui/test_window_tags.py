@@ -167,3 +167,18 @@ def test_ctrl_1_shows_the_plot_and_ctrl_shift_g_the_tag_editor(window, qtbot, cx
     press(qtbot, window, QtCore.Qt.Key_G, QtCore.Qt.ControlModifier | QtCore.Qt.ShiftModifier)
     assert window.tag_editor is not None and window.tag_editor.isVisible()
     window.tag_editor.close()
+
+
+def test_opening_another_file_with_unsaved_tags_asks_first(window, qtbot, cxi, tmp_path):
+    open_file(window, qtbot, cxi)
+    other = tmp_path / "other.cxi"
+    other.write_bytes(cxi.read_bytes())
+    window.session.tags.add("fail")
+    window.ask_unsaved = lambda: "cancel"
+    assert not window.open_path(str(other), wait=True)
+    assert window.session.source.path == str(cxi) and window.session.tags.names == ("fail",)
+    window.ask_unsaved = lambda: "save"
+    assert window.open_path(str(other), wait=True)
+    assert window.session.source.path == str(other)
+    with h5py.File(cxi, "r") as f:
+        assert [h.decode() for h in f["entry_1/image_1/tags"].attrs["headings"]] == ["fail"]
