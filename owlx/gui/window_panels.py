@@ -44,7 +44,10 @@ class PanelsMixin:
         dock.raise_()
 
     def show_plot(self) -> None:
+        first = not self.plot_dock.isVisible()
         self._show_dock(self.plot_dock)
+        if first:  # a strip under the image, not half the window
+            self.resizeDocks([self.plot_dock], [max(180, self.height() // 4)], QtCore.Qt.Vertical)
 
     def focus_view(self) -> None:
         (self.gallery if self.gallery_mode else self.view).setFocus()
