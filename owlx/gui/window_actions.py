@@ -56,7 +56,7 @@ class ActionsMixin:
 
         tm = mb.addMenu("&Tags")
         self.tag_squares_action = self._action(
-            tm, "Tag &squares", lambda on: self.view.set_tag_squares_visible(on), "Ctrl+G", checkable=True
+            tm, "Tag &squares", self.set_tag_squares_visible, "Ctrl+G", checkable=True
         )
         self.tag_squares_action.setChecked(True)
         self.set_all_menu = tm.addMenu("Set on all unfiltered frames")
@@ -147,3 +147,8 @@ class ActionsMixin:
             menu.addAction(f"{i + 1}  {name}", lambda k=i + 1, v=value: self.set_tag_on_shown(k, v))
         if not tags.names:
             menu.addAction("(no tags: create one in the tag editor)").setEnabled(False)
+
+    def set_tag_squares_visible(self, on: bool) -> None:
+        """Ctrl+G: the tag squares of the single view and of every gallery cell (T4)."""
+        self.view.set_tag_squares_visible(on)
+        self.gallery.set_tag_squares_visible(on)

@@ -19,6 +19,12 @@ class PanelsMixin:
         self.plot_panel = PlotPanel(s, self.jobs, parent=self)
         self.plot_dock = self._dock("Plot", "plot_dock", self.plot_panel, QtCore.Qt.BottomDockWidgetArea)
         self.plot_dock.hide()  # Ctrl+1 shows it
+        # Running-average window and histogram bins are settings (viewer.md C2: 10 and 200).
+        p = self.plot_panel
+        p.set_window(int(self.settings.get("plot/runningAverageWindow", 10)))
+        p.set_bins(int(self.settings.get("plot/histogramBins", 200)))
+        p.window_spin.valueChanged.connect(lambda v: self.settings.set("plot/runningAverageWindow", int(v)))
+        p.bins_spin.valueChanged.connect(lambda v: self.settings.set("plot/histogramBins", int(v)))
         self.sort_filter_panel = SortFilterPanel(s, self.jobs, parent=self)
         scroll = QtWidgets.QScrollArea(self)
         scroll.setWidgetResizable(True)

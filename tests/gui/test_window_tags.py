@@ -182,3 +182,13 @@ def test_opening_another_file_with_unsaved_tags_asks_first(window, qtbot, cxi, t
     assert window.session.source.path == str(other)
     with h5py.File(cxi, "r") as f:
         assert [h.decode() for h in f["entry_1/image_1/tags"].attrs["headings"]] == ["fail"]
+
+
+def test_ctrl_g_also_hides_the_gallery_squares_and_plot_settings_persist(window, qtbot, cxi):
+    open_file(window, qtbot, cxi)
+    press(qtbot, window, QtCore.Qt.Key_G)
+    assert window.gallery_mode
+    press(qtbot, window, QtCore.Qt.Key_G, QtCore.Qt.ControlModifier)
+    assert not window.view.tag_squares_visible and not window.gallery._tags_visible
+    window.plot_panel.window_spin.setValue(25)
+    assert window.settings.get("plot/runningAverageWindow", 10) == 25
