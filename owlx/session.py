@@ -127,10 +127,18 @@ class Session(OrderMixin, ResultsMixin):
             raise
         self._set_stack(view)
 
-    def show(self, array: np.ndarray, name: str = "array") -> None:
-        """Push an in-memory 2-D or 3-D array into the view (the console's ``viewer.show``)."""
+    def show(self, array: np.ndarray, name: str = "array", discard: bool = False) -> None:
+        """Push an in-memory 2-D or 3-D array into the view (the console's ``viewer.show``).
+
+        It replaces the open file: with unsaved tags or results this refuses (save first, or
+        pass ``discard=True``) rather than dropping them silently."""
         from .io.memory import ArraySource
 
+        if self.dirty and not discard:
+            raise OwlxError(
+                "show() would replace the open file, whose tags or results are unsaved: "
+                "call session.save() first, or show(array, discard=True)"
+            )
         source = ArraySource(np.asarray(array), name=name)
         self.adopt(_load_stack(source, source.default_stack_path()))
 

@@ -104,3 +104,13 @@ def test_reload_keeps_dataset_and_frame(cxi_file):
     s.frame_index = 4
     s.reload()
     assert s.stack_path == "/entry_1/data_1/data" and s.frame_index == 4
+
+
+def test_show_refuses_to_drop_unsaved_tags(cxi_file):
+    s = owlx.open(cxi_file)
+    s.tags.add("fail")
+    with pytest.raises(OwlxError, match="unsaved"):
+        s.show(np.zeros((2, 3, 3)))
+    assert s.tags.names == ("fail",) and s.stack_path == "/entry_1/image_1/data"
+    s.show(np.zeros((2, 3, 3)), discard=True)
+    assert s.n_frames == 2

@@ -140,6 +140,7 @@ class GalleryLoader(QtCore.QObject):
         self._mask_token = 0
         self._shared_valid: tuple[tuple, np.ndarray | None] | None = None
         self._valid_lock = threading.Lock()
+        self.io_lock: threading.RLock = threading.RLock()  # the window sets session.io_lock
         self._pending: dict[tuple, Job] = {}
         self._raw_cache: FrameCache | None = None
         self._raw_key: Callable[[int], Hashable] | None = None
@@ -265,14 +266,17 @@ class GalleryLoader(QtCore.QObject):
             _, lo, _, hi = spec.levels  # value units: the same for every frame, nothing to read
             levels = (float(lo), float(hi))
         if (shape is not None and base is None) or levels is None:
-            ctx.check()  # a request dropped while queued stops here, before touching the disk
-            raw = raw_cache.get(raw_key) if raw_cache is not None else None
-            if raw is None:
-                raw = stack[frame]
-                if raw_cache is not None:
-                    raw_cache.put(raw_key, raw)
+            # The session's io_lock: a save closes and reopens the file while holding it, and a
+            # job whose stack was replaced meanwhile is cancelled before it reads.
+            with self.io_lock:
+                ctx.check()  # a request dropped while queued stops here, before touching the disk
+                raw = raw_cache.get(raw_key) if raw_cache is not None else None
+                if raw is None:
+                    raw = stack[frame]
+                    if raw_cache is not None:
+                        raw_cache.put(raw_key, raw)
+                valid = self._valid(mask_stack, mask, frame)
             ctx.check()
-            valid = self._valid(mask_stack, mask, frame)
             if shape is not None and base is None:
                 base = downsample_frame(raw, valid, shape, spec.complex_mode)
                 self.cache.put(spec.base_key(frame, shape), base)

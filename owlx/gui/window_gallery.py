@@ -25,6 +25,7 @@ class GalleryMixin:
 
     def _init_gallery(self) -> None:
         s, g = self.session, self.gallery
+        g.loader.io_lock = s.io_lock
         g.load_failed.connect(lambda i, msg: self.error_indicator.add(f"frame {i} could not be read: {msg}"))
         s.stack_changed.connect(lambda *_: self._gallery_set_stack())
         s.source_reopened.connect(lambda *_: self._gallery_set_stack())

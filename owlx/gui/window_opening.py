@@ -15,7 +15,7 @@ from PyQt5 import QtCore, QtGui, QtWidgets
 
 from ..errors import OwlxError
 from ..jobs import Job, JobOutcome
-from ..session import LoadedView, load_view
+from ..session import LoadedView, _same_file, load_view
 from .settings import recent_menu_entries
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,7 @@ class OpeningMixin:
         s = self.session
         if s.source is None or not s.dirty:
             return True
-        first = path[0] if isinstance(path, (list, tuple)) else path
-        if os.path.abspath(str(first)) == os.path.abspath(str(s.source.path)):
+        if _same_file(path, s.source.path):  # the session's own test: edits are kept
             return True
         return self.confirm_close()
 
@@ -151,7 +150,9 @@ class OpeningMixin:
         )
 
     def close_file(self) -> None:
-        self.session.close()
+        """Ctrl+W: close the file, asking first when tags or results are unsaved."""
+        if self.confirm_close():
+            self.session.close()
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():

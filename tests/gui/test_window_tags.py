@@ -192,3 +192,15 @@ def test_ctrl_g_also_hides_the_gallery_squares_and_plot_settings_persist(window,
     assert not window.view.tag_squares_visible and not window.gallery._tags_visible
     window.plot_panel.window_spin.setValue(25)
     assert window.settings.get("plot/runningAverageWindow", 10) == 25
+
+
+def test_ctrl_w_asks_before_dropping_unsaved_tags(window, qtbot, cxi):
+    open_file(window, qtbot, cxi)
+    window.session.tags.add("fail")
+    asked = []
+    window.ask_unsaved = lambda: asked.append(1) or "cancel"
+    press(qtbot, window, QtCore.Qt.Key_W, QtCore.Qt.ControlModifier)
+    assert asked == [1] and window.session.source is not None
+    window.ask_unsaved = lambda: "discard"
+    window.close_file()
+    assert window.session.source is None
