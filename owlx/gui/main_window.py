@@ -190,10 +190,15 @@ class MainWindow(
             self.show_message("error", str(exc))
 
     def _neighbours(self) -> list[int]:
+        """Frames to prefetch, most likely next first. Large frames (> 16 MB) prefetch only the
+        next two and the previous one: each costs tens of ms, and reading ±10 for PgUp/PgDn
+        would delay the frame the user steps to next."""
         order, pos = self.session.order, self.session.view_position
         if pos is None:
             return []
-        return [int(order[p]) for p in (pos + 1, pos - 1, pos + 2, pos + 10, pos - 10) if 0 <= p < order.size]
+        big = self.session.stack is not None and self.session.stack.nbytes_per_frame > 16 * 2**20
+        steps = (1, 2, -1) if big else (1, -1, 2, 10, -10)
+        return [int(order[pos + d]) for d in steps if 0 <= pos + d < order.size]
 
     def _on_frame_changed(self, index: int) -> None:
         self._update_frame_label()
