@@ -69,7 +69,9 @@ class Probe:
     def wait_painted(self, index: int, timeout_s: float = 30.0) -> None:
         t_end = time.perf_counter() + timeout_s
         while self.shown != index:
-            self.app.processEvents(QtCore.QEventLoop.AllEvents, 1)
+            # Block until events arrive, as Qt's own event loop does: a spinning wait would take
+            # one of the two cores away from the workers and distort the figures.
+            self.app.processEvents(QtCore.QEventLoop.AllEvents | QtCore.QEventLoop.WaitForMoreEvents, 1)
             if time.perf_counter() > t_end:
                 raise TimeoutError(f"frame {index} never arrived")
         self.viewport.repaint()  # synchronous paint: the frame is on screen when this returns
@@ -87,6 +89,7 @@ class Probe:
 def settle(app, seconds: float) -> None:
     t_end = time.perf_counter() + seconds
     while time.perf_counter() < t_end:
+        QtCore.QThread.msleep(1)  # sleep, do not spin: the workers need the cores
         app.processEvents(QtCore.QEventLoop.AllEvents, 5)
 
 
