@@ -24,29 +24,10 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import h5py
-import numpy as np
 from PyQt5 import QtCore, QtWidgets
+from bench_data import write_stack  # noqa: E402 - the scripts run from benchmarks/
 
 COLUMNS, ROWS, CELL = 6, 4, 190  # 190 px cells + 10 px gaps: a 1200 × 800 viewport
-
-
-def write_stack(path: Path, n: int, size: int) -> Path:
-    """Noisy diffraction-like frames (a few variants), uncompressed, chunked per frame."""
-    if path.exists() and path.stat().st_size >= n * size * size * 4:
-        return path
-    rng = np.random.default_rng(1)
-    yy, xx = np.mgrid[:size, :size]
-    r = np.hypot(yy - size / 2, xx - size / 2) + 1
-    base = (1e4 / r**1.5).astype(np.float32)
-    variants = [rng.poisson(base * (0.5 + k / 4)).astype(np.float32) for k in range(6)]
-    tmp = path.with_suffix(".tmp")
-    with h5py.File(tmp, "w") as f:
-        ds = f.create_dataset("entry_1/image_1/data", (n, size, size), np.float32, chunks=(1, size, size))
-        for i in range(n):
-            ds.write_direct(variants[i % len(variants)], dest_sel=np.s_[i])
-    tmp.rename(path)
-    return path
 
 
 def warm_page_cache(path: Path) -> None:
@@ -108,7 +89,7 @@ def main() -> int:
     data.mkdir(parents=True, exist_ok=True)
     n = 60 if args.quick else 120
     print(f"writing/reusing the benchmark file in {data} …", file=sys.stderr)
-    path = write_stack(data / f"gallery_{n}x1024.cxi", n, 1024)
+    path = write_stack(data / f"gallery_{n}x1024.cxi", n, 1024, variants=6)
     warm_page_cache(path)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")  # others' work skews the figures
 

@@ -28,29 +28,10 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 from PyQt5 import QtCore, QtWidgets  # noqa: E402
-
-
-def write_stack(path: Path, n: int, size: int) -> Path:
-    """An uncompressed CXI stack chunked per frame, filled with a few distinct noisy frames."""
-    if path.exists() and path.stat().st_size >= n * size * size * 4:
-        return path
-    rng = np.random.default_rng(1)
-    yy, xx = np.mgrid[:size, :size]
-    r = np.hypot(yy - size / 2, xx - size / 2) + 1
-    base = (1e4 / r**1.5).astype(np.float32)
-    variants = [rng.poisson(base * (0.5 + k / 4)).astype(np.float32) for k in range(4)]
-    tmp = path.with_suffix(".tmp")
-    with h5py.File(tmp, "w") as f:
-        ds = f.create_dataset("entry_1/image_1/data", (n, size, size), np.float32, chunks=(1, size, size))
-        ds.attrs["axes"] = np.array([b"experiment_identifier:y:x"])
-        for i in range(n):
-            ds.write_direct(variants[i % 4], dest_sel=np.s_[i])
-    tmp.rename(path)
-    return path
+from bench_data import write_stack  # noqa: E402 - the scripts run from benchmarks/
 
 
 class Probe:
@@ -187,7 +168,7 @@ def main() -> int:
     big = write_stack(data / f"stack_{n_big}x1024.cxi", n_big, 1024)
     huge = write_stack(data / f"stack_{n_4k}x4096.cxi", n_4k, 4096)
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])  # noqa: F841 - kept alive
     from owlx.gui.main_window import MainWindow
     from owlx.gui.settings import AppSettings
 
