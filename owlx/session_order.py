@@ -112,9 +112,12 @@ class OrderMixin:
             raise ParameterError(f"'{path}' holds one value per frame; there is no column {column}")
         return values
 
-    def clear_per_frame_cache(self) -> None:
-        """Forget cached per-frame values (after the file changed on disk)."""
-        self._per_frame_cache.clear()
+    def clear_per_frame_cache(self, path: str | None = None) -> None:
+        """Forget cached per-frame values: of ``path`` only, or all (after the file changed)."""
+        if path is None:
+            self._per_frame_cache.clear()
+        else:
+            self._per_frame_cache.pop(path, None)
 
     # -- sorting ------------------------------------------------------------------------------
     @property

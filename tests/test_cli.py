@@ -36,7 +36,7 @@ def test_info_prints_tree_shapes_and_stacks(demo_file, capsys):
     out = capsys.readouterr().out
     assert "entry_1" in out and "image_1" in out
     line = next(l for l in out.splitlines() if l.strip().startswith("data") and "float32" in l)
-    assert "6" in line and "128" in line and "stack" in line
+    assert "(6×128×128)" in line and "stack, N = 6" in line
     assert "hit_score" in out
 
 

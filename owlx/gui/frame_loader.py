@@ -70,6 +70,7 @@ class FrameLoader(QtCore.QObject):
         # here on the worker rather than on the GUI thread.
         self.geometry_for = None
         self._wanted: int | None = None
+        self._neighbours: list[int] = []  # what to prefetch once the wanted frame arrives
 
     # -- configuration (GUI thread) -----------------------------------------------------------
     def set_stack(self, stack: Stack | None, mask_stack: Stack | None = None) -> None:
@@ -209,7 +210,7 @@ class FrameLoader(QtCore.QObject):
             return
         if index == self._wanted:
             self.frame_ready.emit(outcome.value)
-            self._prefetch(getattr(self, "_neighbours", ()))
+            self._prefetch(self._neighbours)
 
     def shutdown(self) -> None:
         self._cancel_pending()

@@ -69,6 +69,8 @@ class MainWindow(
         self._hover: tuple[int, int] = (-1, -1)
         self.console: ConsoleDock | None = None
         self.last_error = ""  # why the last open_path failed, for the CLI's one-line report
+        self._open_token = 0  # the newest open_path; older results are dropped
+        self._opening = False
 
         self.setWindowTitle("owlx")
         self.setAcceptDrops(True)

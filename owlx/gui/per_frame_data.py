@@ -346,11 +346,9 @@ def _key_of(session) -> tuple | None:
 def _forget_stale(session, path: str) -> None:
     """A read that finished after the session switched stacks may have put the old stack's
     values into the new stack's cache: drop that entry (the next use reads it again)."""
-    # Session has no public way to drop one entry; clear_per_frame_cache would also drop the
-    # values of the filters that carried over and make the GUI thread read them again.
-    cache = getattr(session, "_per_frame_cache", None)
-    if cache is not None:
-        cache.pop(path, None)
+    # Only this entry: clearing all would drop the values of the filters that carried over and
+    # make the GUI thread read them again.
+    session.clear_per_frame_cache(path)
 
 
 class DropFilter(QtCore.QObject):

@@ -58,7 +58,7 @@ class OpeningMixin:
         (False, the reason in :attr:`last_error` and the status bar)."""
         if not self._may_replace_file(path):
             return False
-        self._open_token = token = getattr(self, "_open_token", 0) + 1
+        self._open_token = token = self._open_token + 1
         self.last_error = ""
         self._opening = True
         name = _display_name(path)

@@ -16,30 +16,7 @@ from owlx.gui.settings import (
     recent_menu_entries,
 )
 
-try:  # the real classes once owlx.core.display exists; the same fields otherwise
-    from owlx.core.display import DisplaySettings, MaskSettings
-except ImportError:
-
-    @dataclasses.dataclass(frozen=True)
-    class DisplaySettings:  # type: ignore[no-redef]
-        colormap: str = "inferno"
-        invert_colormap: bool = False
-        norm: str = "log"
-        gamma: float = 0.25
-        lo_unit: str = "percentile"
-        lo: float = 0.5
-        hi_unit: str = "percentile"
-        hi: float = 99.5
-        clamp: bool = True
-        complex_mode: str = "amplitude"
-
-    @dataclasses.dataclass(frozen=True)
-    class MaskSettings:  # type: ignore[no-redef]
-        out_bits: int = 5855
-        invert: bool = False
-        enabled: bool = True
-        colour: tuple = (0, 0, 0)
-        opacity: float = 1.0
+from owlx.core.display import DisplaySettings, MaskSettings  # noqa: E402
 
 
 def _first_value(field_default, alternatives):
