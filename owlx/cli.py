@@ -3,7 +3,7 @@
 ``owlx [PATH[::/dataset/path]] [--live] [--fresh] [--debug]`` opens the viewer;
 ``owlx demo [--screenshot PNG]`` opens it on the built-in demo dataset;
 ``owlx info FILE`` prints the file's tree with shapes, dtypes and which datasets are stacks;
-``owlx tags FILE`` lists tags and counts; ``owlx fit FILE`` sizes spheres (inline or on dask).
+``owlx plugins`` lists the installed plugins; ``owlx tags FILE`` lists tags and counts; ``owlx fit FILE`` sizes spheres (inline or on dask).
 
 Errors a user can cause print one line and exit with status 2; ``--debug`` adds tracebacks.
 """
@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from .errors import OwlxError
 
-SUBCOMMANDS = ("demo", "info", "tags", "fit")
+SUBCOMMANDS = ("demo", "info", "plugins", "tags", "fit")
 
 
 def _split_dataset(path: str) -> tuple[str, str | None]:
@@ -117,12 +118,52 @@ def _logging(debug: bool) -> None:
     )
 
 
+def _cmd_plugins(argv: list[str]) -> int:
+    """``owlx plugins``: every plugin of the `owlx.plugins` entry-point group, its version and
+    what it contributes, or why it failed to load. Exit status 1 when one failed."""
+    parser = argparse.ArgumentParser(prog="owlx plugins", description=_cmd_plugins.__doc__)
+    parser.parse_args(argv)
+    from .plugin import discover
+
+    loaded = discover()
+    for lp in loaded:
+        if lp.plugin is None:
+            print(f"{lp.name:<12} failed to load: {lp.error}")
+            continue
+        p = lp.plugin
+        parts = [f"panels: {', '.join(x.title for x in p.panels)}" if p.panels else "",
+                 f"commands: {', '.join(x.name for x in p.commands)}" if p.commands else "",
+                 f"readers: {', '.join(x.name for x in p.readers)}" if p.readers else ""]
+        print(f"{p.name:<12} {p.version:<8} " + "; ".join(x for x in parts if x))
+    if not loaded:
+        print("no plugins installed")
+    return 1 if any(lp.plugin is None for lp in loaded) else 0
+
+
+def _plugin_command(name: str):
+    """The plugin subcommand ``name`` (owlx.plugin.Command), or None. Plugins are only imported
+    when the first argument is neither a built-in command nor an existing path."""
+    from .plugin import commands
+
+    return next((c for c in commands() if c.name == name), None)
+
+
+def _run_plugin_command(command, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=f"owlx {command.name}", description=command.help)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    command.configure(parser)
+    args = parser.parse_args(argv)
+    _logging(args.debug)
+    return int(command.run(args) or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     commands = {
         "demo": _cmd_demo,
         "info": _cmd_info,
+        "plugins": _cmd_plugins,
         # imported on use: `owlx info` should not pay for dask or the fitting kernels
         "tags": lambda args: importlib.import_module("owlx.cli_tags").main(args),
         "fit": lambda args: importlib.import_module("owlx.cli_fit").main(args),
@@ -130,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])
+        if argv and not argv[0].startswith("-") and not os.path.exists(argv[0]):
+            plugin_command = _plugin_command(argv[0])
+            if plugin_command is not None:
+                return _run_plugin_command(plugin_command, argv[1:])
         return _cmd_gui(argv)
     except OwlxError as exc:
         if debug:
@@ -138,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - one line for the user; --debug shows the traceback
+    except Exception as exc:
         if debug:
             raise
         print(f"owlx: error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)

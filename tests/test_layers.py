@@ -69,3 +69,39 @@ def test_headless_layers_do_not_load_qt_at_run_time():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+PLUGINS = PKG.parent / "plugins"
+
+
+def test_plugin_contract_imports_no_qt():
+    hits = [m for m in imported_modules(PKG / "plugin.py") if m.split(".")[0] in QT or m.startswith("owlx.gui")]
+    assert hits == []
+
+
+def test_plugins_see_a_context_not_the_main_window():
+    """DESIGN.md: a panel receives a narrow context, never the main window."""
+    window_modules = ("owlx.gui.main_window", "owlx.gui.window_", "owlx.gui.app")
+    bad = {}
+    for path in sorted(PLUGINS.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        mods = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        hits = sorted(m for m in mods if m.startswith(window_modules))
+        if hits:
+            bad[str(path.relative_to(PLUGINS))] = hits
+    assert bad == {}
+
+
+def test_built_in_plugins_load_without_qt():
+    """The CLI imports plugins for their commands: their package must not pull in Qt."""
+    code = (
+        "import sys\n"
+        "from owlx.plugin import discover\n"
+        "loaded = discover()\n"
+        "failed = [(p.name, p.error) for p in loaded if p.plugin is None]\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in %r]\n"
+        "print(failed, bad); sys.exit(1 if (failed or bad) else 0)\n" % (QT,)
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

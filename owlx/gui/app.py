@@ -46,6 +46,10 @@ def run_gui(
     from .settings import AppSettings
 
     window = MainWindow(settings=AppSettings(fresh=fresh))
+    from .plugin_host import make_excepthook
+
+    # PyQt5 aborts on an exception escaping a slot; report it (naming the plugin) instead.
+    sys.excepthook = make_excepthook(window, previous=sys.excepthook)
     window.show()
     if path is not None and not window.open_path(path, dataset=dataset, live=live, wait=bool(screenshot)) and screenshot:
         # Headless use has nobody to read the status bar: report like the CLI does.

@@ -38,6 +38,7 @@ from .window_gallery import GalleryMixin
 from .window_opening import OpeningMixin
 from .window_output import OutputMixin
 from .window_panels import PanelsMixin
+from .window_plugins import PluginsMixin
 from .window_tags import TagsMixin
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ def _render_fields(display: DisplaySettings) -> DisplaySettings:
 
 
 class MainWindow(
-    OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, GalleryMixin, PanelsMixin, QtWidgets.QMainWindow
+    OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, GalleryMixin, PanelsMixin, PluginsMixin,
+    QtWidgets.QMainWindow
 ):
     """One file per window. ``session`` is shared with the console and scripts."""
 
@@ -80,6 +82,7 @@ class MainWindow(
         self._build_panels()
         self._build_status_bar()
         self._build_actions()
+        self._build_plugins()
         self._connect_session()
         self._init_tags()
         self._init_gallery()

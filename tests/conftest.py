@@ -1,17 +1,24 @@
-"""Shared set-up of the GUI tests: Qt runs headless."""
+"""Set-up shared by all tests: Qt runs headless, and GUI tests may never open a modal dialog."""
 
 import os
+from pathlib import Path
 
 # Before any Qt import: the offscreen platform needs no display server (CI, ssh sessions).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
+import pytest
+
+_QT_TEST_DIRS = ("gui", "plugins")
 
 
 @pytest.fixture(autouse=True)
-def no_modal_dialogs(monkeypatch):
+def no_modal_dialogs(request, monkeypatch):
     """A modal dialog nobody answers would hang the run (CI has no user): fail instead.
-    Tests that exercise a question replace the window's ``ask_*`` hook."""
+    Tests that exercise a question replace the window's ``ask_*`` hook. Applies to the GUI and
+    plugin tests only, so that the other tests never import Qt."""
+    if Path(str(request.node.fspath)).parent.name not in _QT_TEST_DIRS:
+        yield
+        return
     from PyQt5 import QtWidgets
 
     def refuse(*args, **kwargs):
@@ -23,3 +30,4 @@ def no_modal_dialogs(monkeypatch):
     monkeypatch.setattr(QtWidgets.QMessageBox, "exec", refuse)
     for name in ("getOpenFileName", "getOpenFileNames", "getSaveFileName", "getExistingDirectory"):
         monkeypatch.setattr(QtWidgets.QFileDialog, name, staticmethod(refuse))
+    yield
