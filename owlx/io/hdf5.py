@@ -173,6 +173,8 @@ class Hdf5Source(Source):
         super().__init__(path)
         self.name = os.path.basename(path)
         self.swmr = False
+        self._fd: int | None = None
+        self._fd_lock = threading.Lock()
         self._file = self._open(path, swmr)
         try:
             self._init_tree()
@@ -690,7 +692,26 @@ class Hdf5Source(Source):
                 n = cxi.n_frames_of(info.shape, self._nodes[self.image_path].frame_axis, info.num_events)
             self.set_frame_count(n)
 
+    @property
+    def raw_filename(self) -> str:
+        """The name HDF5 uses for this file (what ``raw_fd`` opens)."""
+        return self._file.filename
+
+    def raw_fd(self) -> int:
+        """A read-only descriptor of the file for GIL-free raw frame reads (opened once, closed
+        with the source)."""
+        if not self._file.id.valid:
+            raise DatasetError(f"'{self.name}' is closed; reopen it to read it")
+        with self._fd_lock:  # two workers reading at once must not open (and leak) two
+            if self._fd is None:
+                self._fd = os.open(self._file.filename, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            return self._fd
+
     def close(self) -> None:
+        with self._fd_lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
         if self._file.id.valid:
             self._file.close()
 

@@ -6,8 +6,11 @@ closes and reopens the file cannot leave it holding a dead handle (spec/formats.
 
 * 2-D ``(ny, nx)``, row 0 first; a ``module_identifier`` axis is stacked along y;
 * native dtype, except boolean → uint8 and CXI compound ``{r, i}`` → numpy complex;
-* frames larger than 16 MiB are read in row blocks, so that a GUI thread waiting for the GIL
-  gets it between blocks (h5py holds the GIL for the whole of one read call).
+* uncompressed frames in an ordinary file are read with ``os.preadv`` at the offset HDF5
+  reports (:mod:`owlx.io.hdf5_direct`), which releases the GIL: a prefetch on a worker does not
+  stall the GUI thread;
+* other frames larger than 16 MiB are read in row blocks, so that a GUI thread waiting for the
+  GIL gets it between blocks (h5py holds the GIL for the whole of one read call).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 from owlx.errors import DatasetError
 from owlx.io import cxi
+from owlx.io.hdf5_direct import DirectFrames
 from owlx.io.source import Stack
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -115,6 +119,7 @@ class Hdf5Stack(Stack):
         self.axis_names = list(names)
         self.frame_axis = frame_axis
         self.extra_index: dict[int, int] = {}
+        self._direct: DirectFrames | None | bool = False  # False: not looked at yet
         self._reload(source._dataset(path))
 
     def _reload(self, ds: h5py.Dataset) -> None:
@@ -129,6 +134,7 @@ class Hdf5Stack(Stack):
             a: (self.axis_names[a] if a < len(self.axis_names) else f"axis {a}", shape[a])
             for a in self._layout.extra_axes
         }
+        self._direct = False  # a refresh may have moved or grown the storage
 
     def _read(self, i: int) -> np.ndarray:
         ds = self._source._dataset(self.path)
@@ -141,6 +147,13 @@ class Hdf5Stack(Stack):
             raise read_error(self._source.name, self.path, ds, f"frame {i}", err) from err
 
     def _read_slab(self, ds: h5py.Dataset, i: int) -> np.ndarray:
+        if self._direct is False:
+            self._direct = DirectFrames.for_dataset(ds, self.frame_axis, swmr=self._source.swmr,
+                                                    filename=self._source.raw_filename)
+        if self._direct is not None:
+            frame = self._direct.read(self._source.raw_fd(), i)
+            if frame is not None:
+                return convert_block(frame)
         ny, nx = self._layout.frame_shape
         out = np.empty((ny, nx), dtype=self._stored_dtype)
         row_bytes = max(1, nx * self._stored_dtype.itemsize)
