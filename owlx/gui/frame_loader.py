@@ -22,6 +22,7 @@ import numpy as np
 from PyQt5 import QtCore
 
 from ..core.display import DisplaySettings, MaskSettings, render
+from ..core.preview import index_preview, valid_preview
 from ..frames import FrameCache
 from ..io.maskbits import valid_from_bits
 from ..io.source import Stack
@@ -42,6 +43,11 @@ class FrameResult:
     rendered: object  # owlx.core.display.Rendered
     mask_raw: np.ndarray | None = None  # raw mask values (CXI bits) for the readout
     geometry: object = None  # this frame's Geometry (per-frame distance or energy), or None
+    # Zoomed-out display of big frames (owlx.core.preview): block maxima of rendered.index and
+    # the any-valid mask, reduced by preview_step; None when the frame fits the view as it is.
+    preview: np.ndarray | None = None
+    valid_preview: np.ndarray | None = None
+    preview_step: int = 1
 
 
 class FrameLoader(QtCore.QObject):
@@ -71,6 +77,10 @@ class FrameLoader(QtCore.QObject):
         self.geometry_for = None
         self._wanted: int | None = None
         self._neighbours: list[int] = []  # what to prefetch once the wanted frame arrives
+        # Frames are also reduced by this step for the zoomed-out view (set from the view size;
+        # results keep the step they were made with, so a resize does not throw renders away).
+        self.preview_step = 1
+        self._shared_preview: tuple[tuple, np.ndarray | None] | None = None
 
     # -- configuration (GUI thread) -----------------------------------------------------------
     def set_stack(self, stack: Stack | None, mask_stack: Stack | None = None) -> None:
@@ -78,6 +88,7 @@ class FrameLoader(QtCore.QObject):
         self.stack, self.mask_stack = stack, mask_stack
         self.stack_token = next(_tokens)
         self._shared_valid = None
+        self._shared_preview = None
         self.cache.clear()
         self._update_render_key()
 
@@ -87,6 +98,7 @@ class FrameLoader(QtCore.QObject):
         self._cancel_pending()
         self.mask_stack = mask_stack
         self._shared_valid = None
+        self._shared_preview = None
         self._mask_token = next(_tokens)
         self._update_render_key()
         self.cache.discard(lambda k: k[0] == "render")
@@ -143,11 +155,11 @@ class FrameLoader(QtCore.QObject):
 
     def _submit(self, index: int, priority: int) -> None:
         stack, mask_stack, key = self.stack, self.mask_stack, self._render_key
-        display, mask = self.display, self.mask
+        display, mask, step = self.display, self.mask, self.preview_step
 
         def work(ctx: JobContext) -> FrameResult:
             ctx.check()
-            return self._load(stack, mask_stack, key, display, mask, index, ctx)
+            return self._load(stack, mask_stack, key, display, mask, index, ctx, step)
 
         job = Job(work, name=f"frame {index}")
         self._pending[index] = job
@@ -181,7 +193,18 @@ class FrameLoader(QtCore.QObject):
         raw = mask_stack[index]
         return raw, valid_from_bits(raw, mask.out_bits, mask.invert) if mask.enabled else None
 
-    def _load(self, stack, mask_stack, key, display, mask, index, ctx: JobContext) -> FrameResult:
+    def _valid_preview(self, valid: np.ndarray | None, step: int) -> np.ndarray | None:
+        if valid is None:
+            return None
+        cached = self._shared_preview  # a shared mask: reduce it once per step
+        if cached is not None and cached[0][0] is valid and cached[0][1] == step:
+            return cached[1]
+        small = valid_preview(valid, step)
+        if self._shared_valid is not None and self._shared_valid[1][1] is valid:
+            self._shared_preview = ((valid, step), small)
+        return small
+
+    def _load(self, stack, mask_stack, key, display, mask, index, ctx: JobContext, step: int = 1) -> FrameResult:
         raw_key = ("raw", key[0], index)
         with self.io_lock:
             ctx.check()  # a save may have replaced the stack while this job waited for the lock
@@ -195,6 +218,10 @@ class FrameLoader(QtCore.QObject):
         # The float copy of converted frames is not needed for display: do not keep it cached.
         rendered = replace(render(raw, valid, display), real=None)
         result = FrameResult(key[0], index, raw, valid, rendered, mask_raw, geometry)
+        if step > 1 and rendered.index.ndim == 2:
+            result.preview = index_preview(rendered.index, step)
+            result.valid_preview = self._valid_preview(valid, step)
+            result.preview_step = step
         self.cache.put(("render", key, index), _RenderEntry(result))
         return result
 
@@ -226,5 +253,5 @@ class _RenderEntry(FrameResult):
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.rendered.index, self.raw, self.valid, self.mask_raw)
+        arrays = (self.rendered.index, self.raw, self.valid, self.mask_raw, self.preview, self.valid_preview)
         return sum(int(a.nbytes) for a in arrays if a is not None)

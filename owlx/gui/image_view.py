@@ -105,6 +105,13 @@ class FrameView(QtWidgets.QWidget):
         self._tag_squares: list[QtWidgets.QGraphicsRectItem] = []
         self._tag_state: tuple[list[bool], list] = ([], [])
         self._tag_squares_visible = True
+        self._images: tuple | None = None  # (full index, preview or None, preview step)
+        self._lut: np.ndarray | None = None
+        self._shown_preview = False
+        self._mask_images: tuple | None = None  # (full "masked" uint8, preview or None)
+        self._mask_shown_preview: bool | None = None
+        self._mask_lut = np.zeros((2, 4), np.uint8)
+        self.view_box.sigRangeChanged.connect(self._on_range_changed)
         scene = self.graphics.scene()
         scene.sigMouseMoved.connect(self._mouse_moved)
         scene.sigMouseClicked.connect(self._mouse_clicked)
@@ -115,19 +122,27 @@ class FrameView(QtWidgets.QWidget):
         """(ny, nx) of the image shown, or None."""
         return self._shape
 
-    def set_index_image(self, index: np.ndarray, colour_table: np.ndarray | None) -> None:
+    def set_index_image(self, index: np.ndarray, colour_table: np.ndarray | None,
+                        preview: np.ndarray | None = None, preview_step: int = 1) -> None:
         """Show a uint8 colour-index image (ny, nx) with a (256, 3|4) uint8 colour table; an
-        RGB(A) uint8 image (ny, nx, 3|4) is shown as it is and the table is ignored."""
+        RGB(A) uint8 image (ny, nx, 3|4) is shown as it is and the table is ignored.
+
+        ``preview`` is the same image reduced by ``preview_step`` (owlx.core.preview): shown
+        instead of ``index`` while the zoom puts at least ``preview_step`` data pixels on a
+        screen pixel, so a zoomed-out 4096² frame paints 1 M pixels instead of 16 M. Scene
+        coordinates stay those of the full image either way."""
         index = np.asarray(index)
         if index.ndim == 3:
+            self._images = None
             self.set_rgb_image(index)
             return
         if index.dtype != np.uint8 or index.ndim != 2:
             raise ValueError(f"a colour-index image must be 2-D uint8, not {index.dtype} {index.shape}")
-        # levels (0, 255) with a 256-row uint8 table and uint8 data: Qt's Indexed8 fast path.
-        self.image_item.setImage(index, levels=(0, 255), lut=np.asarray(colour_table, np.uint8),
-                                 autoLevels=False)
-        self._shown(index.shape)
+        use_preview = preview is not None and preview_step > 1
+        self._images = (index, preview if use_preview else None, int(preview_step) if use_preview else 1)
+        self._lut = np.asarray(colour_table, np.uint8)
+        self._shown(index.shape)  # fits a new geometry first: the resolution depends on the zoom
+        self._show_resolution(force=True)
 
     def set_rgb_image(self, rgb: np.ndarray) -> None:
         """Show an (ny, nx, 3|4) uint8 RGB(A) image directly."""
@@ -135,12 +150,42 @@ class FrameView(QtWidgets.QWidget):
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
             raise ValueError(f"an RGB(A) image must be (ny, nx, 3|4) uint8, not {rgb.dtype} {rgb.shape}")
         self.image_item.setImage(rgb, levels=None, lut=None, autoLevels=False)
+        self._shown_preview = False
+        self.image_item.setRect(QtCore.QRectF(0, 0, rgb.shape[1], rgb.shape[0]))
         self._shown(rgb.shape[:2])
 
     def set_colour_table(self, colour_table: np.ndarray) -> None:
         """Recolour the current index image without re-mapping it."""
         if self._shape is not None and self.image_item.image is not None and self.image_item.image.ndim == 2:
-            self.image_item.setLookupTable(np.asarray(colour_table, np.uint8))
+            self._lut = np.asarray(colour_table, np.uint8)
+            self.image_item.setLookupTable(self._lut)
+
+    @property
+    def showing_preview(self) -> bool:
+        """True while the reduced image is on screen (zoomed out on a big frame)."""
+        return self._shown_preview
+
+    def _data_pixels_per_device_pixel(self) -> float:
+        sx, sy = self.view_box.viewPixelSize()  # data units per logical screen pixel
+        return min(abs(sx), abs(sy)) / max(self.devicePixelRatioF(), 1.0)
+
+    def _show_resolution(self, force: bool = False) -> None:
+        """Put the preview or the full image on screen, whichever the zoom needs."""
+        if self._images is None:
+            return
+        index, preview, step = self._images
+        want_preview = preview is not None and self._data_pixels_per_device_pixel() >= step
+        if not force and want_preview == self._shown_preview:
+            return
+        image = preview if want_preview else index
+        # levels (0, 255) with a 256-row uint8 table and uint8 data: Qt's Indexed8 fast path.
+        self.image_item.setImage(image, levels=(0, 255), lut=self._lut, autoLevels=False)
+        self.image_item.setRect(QtCore.QRectF(0, 0, index.shape[1], index.shape[0]))
+        self._shown_preview = want_preview
+        self._show_mask_resolution()
+
+    def _on_range_changed(self, *args) -> None:
+        self._show_resolution()
 
     def _shown(self, shape) -> None:
         shape = (int(shape[0]), int(shape[1]))
@@ -160,29 +205,50 @@ class FrameView(QtWidgets.QWidget):
     def clear(self) -> None:
         """Remove image and mask; the next image is fitted to the window."""
         self.image_item.clear()
+        self._images = None
+        self._shown_preview = False
         self.set_mask_overlay(None)
         self._shape = None
         self.hide_placeholder()
 
     # -- mask overlay ---------------------------------------------------------------------------
-    def set_mask_overlay(self, valid: np.ndarray | None, colour=(0, 0, 0), opacity: float = 1.0) -> None:
+    def set_mask_overlay(self, valid: np.ndarray | None, colour=(0, 0, 0), opacity: float = 1.0,
+                         preview: np.ndarray | None = None) -> None:
         """Paint the pixels where ``valid`` is False in ``colour`` (r, g, b 0–255) with
         ``opacity`` 0–1 (1 hides them, M4). None, or a shape other than the image's, removes
-        the overlay. Passing the same array again only restyles it."""
+        the overlay. Passing the same array again only restyles it. ``preview`` is the mask
+        reduced like the image's preview, shown while the image shows its own."""
         if valid is None or (self._shape is not None and np.shape(valid) != self._shape):
             self._mask_source = None
+            self._mask_images = None
             self.mask_item.clear()
             self.mask_item.hide()
             return
         alpha = int(round(255 * min(max(float(opacity), 0.0), 1.0)))
         lut = np.array([[0, 0, 0, 0], [*(int(c) for c in colour[:3]), alpha]], np.uint8)
+        self._mask_lut = lut
         if valid is not self._mask_source:
             masked = np.logical_not(valid).view(np.uint8)  # 1 = masked, drawn; 0 = transparent
-            self.mask_item.setImage(masked, levels=(0, 1), lut=lut, autoLevels=False)
+            small = None if preview is None else np.logical_not(preview).view(np.uint8)
+            self._mask_images = (masked, small)
             self._mask_source = valid
+            self._mask_shown_preview = None
+            self._show_mask_resolution()
         else:
             self.mask_item.setLookupTable(lut)
         self.mask_item.setVisible(alpha > 0)
+
+    def _show_mask_resolution(self) -> None:
+        """The mask follows the image: reduced while the image shows its preview."""
+        if self._mask_images is None or self._mask_source is None:
+            return
+        masked, small = self._mask_images
+        use_small = small is not None and self._shown_preview
+        if use_small == self._mask_shown_preview:
+            return
+        self.mask_item.setImage(small if use_small else masked, levels=(0, 1), lut=self._mask_lut, autoLevels=False)
+        self.mask_item.setRect(QtCore.QRectF(0, 0, masked.shape[1], masked.shape[0]))
+        self._mask_shown_preview = use_small
 
     # -- tag squares (spec/viewer.md T4) --------------------------------------------------------
     def set_tag_squares(self, states: list[bool], colours: list, visible: bool | None = None) -> None:

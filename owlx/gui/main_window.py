@@ -19,6 +19,7 @@ from PyQt5 import QtCore, QtGui, QtWidgets
 
 from ..core.display import DisplaySettings, MaskSettings, warm_up
 from ..core.geometry import beam_center, q_resolution
+from ..core.preview import preview_step
 from ..errors import OwlxError
 from ..io.maskbits import bit_names
 from ..jobs import Job
@@ -175,9 +176,25 @@ class MainWindow(
             self.current = None
             self._update_frame_label()
 
+    def _update_preview_step(self) -> None:
+        """Big frames are also reduced to about the view's resolution on the loader's workers
+        (owlx.core.preview); the step follows the stack's frame size and the view's size."""
+        stack = self.session.stack
+        if stack is None or len(stack.shape) != 3:
+            self.loader.preview_step = 1
+            return
+        viewport = self.view.graphics.viewport()
+        ratio = max(viewport.devicePixelRatioF(), 1.0)
+        self.loader.preview_step = preview_step(stack.shape[1:], (viewport.height() * ratio, viewport.width() * ratio))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._update_preview_step()
+
     def _on_stack_changed(self, path) -> None:
         s = self.session
         self.loader.set_stack(s.stack, s.mask_stack)
+        self._update_preview_step()
         self.current = None
         if path is not None:
             self.tree.select_path(path)
@@ -221,7 +238,7 @@ class MainWindow(
         if r.index.ndim == 3:  # RGB(A) frames are shown as colour
             self.view.set_index_image(r.index, None)
         else:
-            self.view.set_index_image(r.index, self._table)
+            self.view.set_index_image(r.index, self._table, result.preview, result.preview_step)
         self._refresh_tag_squares()
         counts, edges = r.histogram if r.histogram is not None else (None, None)
         self.display_panel.set_frame_info(r.lo, r.hi, counts, edges)
@@ -267,7 +284,8 @@ class MainWindow(
     def _apply_mask_overlay(self) -> None:
         m = self.session.mask_settings
         valid = self.current.valid if self.current is not None else None
-        self.view.set_mask_overlay(valid, m.colour, m.opacity)
+        preview = self.current.valid_preview if self.current is not None else None
+        self.view.set_mask_overlay(valid, m.colour, m.opacity, preview)
 
     def _on_panel_display(self, settings: DisplaySettings) -> None:
         try:

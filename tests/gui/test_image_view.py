@@ -190,3 +190,43 @@ def test_rgb_frames_are_shown_directly(view, qtbot):
     assert pixels(view.grab_view())[p.y(), p.x(), :3].tolist() == [0, 200, 0]
     img = FrameView.render_native(rgb)
     assert QtGui.QColor(img.pixel(1, 1)).getRgb() == (0, 200, 0, 255)
+
+
+def test_a_big_frame_shows_its_preview_zoomed_out_and_the_full_image_zoomed_in(view, qtbot):
+    """owlx.core.preview: the reduced image replaces the full one while it loses nothing on
+    screen; scene coordinates (readout, overlays) stay those of the full frame."""
+    from owlx.core.preview import index_preview, valid_preview
+
+    rng = np.random.default_rng(5)
+    index = rng.integers(0, 200, (1600, 1200)).astype(np.uint8)
+    index[801, 403] = 250  # one bright pixel
+    step = 4
+    valid = np.ones(index.shape, bool)
+    valid[:, :400] = False
+    view.set_index_image(index, colour_table("gray"), index_preview(index, step), step)
+    view.set_mask_overlay(valid, (255, 0, 0), 1.0, valid_preview(valid, step))
+    assert view.showing_preview
+    assert view.image_item.image.shape == (400, 300)
+    assert view.image_item.image[801 // 4, 403 // 4] == 250  # the block maximum survives
+    assert view.mask_item.image.shape == (400, 300)
+    rect = view.image_item.mapRectToView(view.image_item.boundingRect())
+    assert (rect.width(), rect.height()) == (1200, 1600)  # full-frame scene coordinates
+    # the readout under a pixel is that of the full frame (a screen pixel spans ~4 data pixels)
+    hovered = []
+    view.pixel_hovered.connect(lambda x, y: hovered.append((x, y)))
+    qtbot.mouseMove(view.graphics.viewport(), viewport_point(view, 403.5, 801.5))
+    qtbot.waitUntil(lambda: bool(hovered))
+    assert abs(hovered[-1][0] - 403) <= 4 and abs(hovered[-1][1] - 801) <= 4
+    # zoom in to 40 × 40 data pixels: the full image comes back, and the mask with it
+    view.view_box.setRange(QtCore.QRectF(380, 780, 40, 40), padding=0)
+    qtbot.waitUntil(lambda: not view.showing_preview)
+    assert view.image_item.image.shape == index.shape and view.image_item.image[801, 403] == 250
+    assert view.mask_item.image.shape == index.shape
+    view.fit()
+    qtbot.waitUntil(lambda: view.showing_preview)
+
+
+def test_a_frame_that_fits_the_view_is_shown_as_it_is(view):
+    index = np.zeros((NY, NX), np.uint8)
+    view.set_index_image(index, colour_table("gray"))
+    assert not view.showing_preview and view.image_item.image.shape == (NY, NX)

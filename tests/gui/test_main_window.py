@@ -203,3 +203,24 @@ def test_drop_from_the_desktop_opens_and_recent_menu_remembers(window, qtbot, cx
     window._fill_recent_menu()
     labels = [a.text() for a in window.recent_menu.actions()]
     assert labels[0] == "&1 hits.cxi" and labels[-1] == "Clear list"
+
+
+def test_big_frames_arrive_with_a_preview_at_the_view_resolution(window, qtbot, tmp_path):
+    """Frames several times the view's size are also reduced on the loader's workers; the view
+    shows the reduction zoomed out, and the PNG export still has every data pixel."""
+    path = tmp_path / "big.cxi"
+    frames = np.random.default_rng(4).integers(0, 1000, (2, 1536, 1536)).astype(np.uint16)
+    frames[1, 700, 900] = 60000
+    with h5py.File(path, "w") as f:
+        f.create_dataset("entry_1/data_1/data", data=frames, chunks=(1, 1536, 1536))
+    window.resize(700, 500)
+    open_and_focus(window, qtbot, path)
+    step = window.loader.preview_step
+    assert step >= 2
+    window.session.frame_index = 1
+    shown(window, qtbot, 1)
+    result = window.current
+    assert result.preview_step == step and result.preview.shape == (-(-1536 // step),) * 2
+    assert window.view.showing_preview
+    assert result.preview[700 // step, 900 // step] == result.rendered.index[700, 900]
+    assert window.view.render_native(result.rendered.index, window._table).width() == 1536

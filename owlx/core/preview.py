@@ -1,0 +1,117 @@
+"""Display-resolution previews of big frames (spec/viewer.md, frame stepping at 4096²).
+
+A 4096² frame shown zoomed out in a 1000-pixel view puts 16 data pixels on each screen pixel.
+Painting all 16 M of them costs tens of ms per frame on the GUI thread, for nothing the eye can
+see. The loader therefore also makes, on its worker, a preview reduced by an integer ``step``
+(a power of two, chosen from the view size by :func:`preview_step`), and the view shows it
+while zoomed out, and the full image once the user zooms in past it.
+
+Like the gallery's thumbnails (:mod:`owlx.core.thumbnail`), a preview pixel is the **maximum**
+of its block, so single bright pixels (a weak hit's photons, a hot pixel) stay visible. It is
+taken over colour indices (:mod:`owlx.core.colorindex`), whose data range 0–253 is monotonic in
+the value for every norm: the maximum index is the index of the maximum value, so the preview
+equals "downsample, then map" without mapping twice. A block without data pixels takes 254
+(out of range) when it has one, else 255 (not finite).
+
+Conventions: images are row-major ``(ny, nx)``; block (i, j) covers rows ``i·step … i·step+step-1``
+and columns alike, clipped at the edges, so the preview is ``ceil(ny/step) × ceil(nx/step)``.
+Masks are boolean, True = valid; a preview pixel is valid when any pixel of its block is.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..errors import ParameterError
+
+_DATA_TOP = 253
+_OUT_OF_RANGE = 254
+
+
+def preview_step(image_shape: tuple[int, int], view_pixels: tuple[int, int]) -> int:
+    """The largest power of two ``step`` with at least ``step`` data pixels per screen pixel
+    along both axes when the whole image (ny, nx) fits the view (height, width in device
+    pixels); 1 when the image is not bigger than twice the view."""
+    ny, nx = int(image_shape[0]), int(image_shape[1])
+    h, w = max(int(view_pixels[0]), 1), max(int(view_pixels[1]), 1)
+    # "fit" scales by the tighter axis: screen pixels per data pixel = min(h / ny, w / nx)
+    density = max(ny / h, nx / w)
+    step = 1
+    while step * 2 <= density:
+        step *= 2
+    return step
+
+
+def preview_shape(shape: tuple[int, int], step: int) -> tuple[int, int]:
+    return (-(-int(shape[0]) // step), -(-int(shape[1]) // step))
+
+
+@numba.njit(cache=True, nogil=True)
+def _index_block_max(index, step, out):
+    ny, nx = index.shape
+    oh, ow = out.shape
+    best = np.empty(ow, np.int32)  # running block maxima of one output row (-1: no data yet)
+    flags = np.empty(ow, np.int32)  # 1: saw 254, 0: only 255 so far
+    for i in range(oh):
+        best[:] = -1
+        flags[:] = 0
+        for r in range(i * step, min(ny, i * step + step)):
+            for c in range(nx):
+                v = np.int32(index[r, c])
+                j = c // step
+                if v <= _DATA_TOP:
+                    if v > best[j]:
+                        best[j] = v
+                elif v == _OUT_OF_RANGE:
+                    flags[j] = 1
+        for j in range(ow):
+            if best[j] >= 0:
+                out[i, j] = best[j]
+            elif flags[j]:
+                out[i, j] = _OUT_OF_RANGE
+            else:
+                out[i, j] = 255
+
+
+@numba.njit(cache=True, nogil=True)
+def _valid_block_any(valid, step, out):
+    ny, nx = valid.shape
+    oh, ow = out.shape
+    for i in range(oh):
+        for j in range(ow):
+            out[i, j] = False
+        for r in range(i * step, min(ny, i * step + step)):
+            for c in range(nx):
+                if valid[r, c]:
+                    out[i, c // step] = True
+
+
+def _check(a: np.ndarray, step: int, dtype, what: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != 2 or a.dtype != dtype:
+        raise ParameterError(f"{what} must be a 2-D {np.dtype(dtype).name} image, not {a.dtype} {a.shape}")
+    if int(step) < 1:
+        raise ParameterError(f"the preview step must be ≥ 1, not {step}")
+    return np.ascontiguousarray(a)
+
+
+def index_preview(index: np.ndarray, step: int) -> np.ndarray:
+    """Block maxima (uint8) of a colour-index image over ``step × step`` blocks (see module)."""
+    index = _check(index, step, np.uint8, "a colour-index image")
+    if step == 1:
+        return index
+    out = np.empty(preview_shape(index.shape, step), np.uint8)
+    _index_block_max(index, int(step), out)
+    return out
+
+
+def valid_preview(valid: np.ndarray, step: int) -> np.ndarray:
+    """Per block: True when any pixel of the block is valid (a block is shown masked only when
+    all its pixels are)."""
+    valid = _check(valid, step, np.bool_, "a validity mask")
+    if step == 1:
+        return valid
+    out = np.empty(preview_shape(valid.shape, step), np.bool_)
+    _valid_block_any(valid, int(step), out)
+    return out
