@@ -3,7 +3,9 @@
 ``owlx [PATH[::/dataset/path]] [--live] [--fresh] [--debug]`` opens the viewer;
 ``owlx demo [--screenshot PNG]`` opens it on the built-in demo dataset;
 ``owlx info FILE`` prints the file's tree with shapes, dtypes and which datasets are stacks;
-``owlx plugins`` lists the installed plugins; ``owlx tags FILE`` lists tags and counts; ``owlx fit FILE`` sizes spheres (inline or on dask).
+``owlx plugins`` lists the installed plugins; ``owlx tags FILE`` lists tags and counts;
+``owlx fit FILE`` sizes spheres (inline or on dask);
+``owlx results FILES -o DIR --results`` exports the sizes of tagged hits (:mod:`owlx.cli_results`).
 
 Errors a user can cause print one line and exit with status 2; ``--debug`` adds tracebacks.
 """
@@ -18,7 +20,7 @@ import sys
 
 from .errors import OwlxError
 
-SUBCOMMANDS = ("demo", "info", "plugins", "tags", "fit")
+SUBCOMMANDS = ("demo", "info", "plugins", "tags", "fit", "results")
 
 
 def _split_dataset(path: str) -> tuple[str, str | None]:
@@ -167,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         # imported on use: `owlx info` should not pay for dask or the fitting kernels
         "tags": lambda args: importlib.import_module("owlx.cli_tags").main(args),
         "fit": lambda args: importlib.import_module("owlx.cli_fit").main(args),
+        "results": lambda args: importlib.import_module("owlx.cli_results").main(args),
     }
     try:
         if argv and argv[0] in commands:

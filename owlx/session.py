@@ -11,7 +11,8 @@ the array of frame indices that pass the filters, in sort order; the *view posit
 into the display order. Navigation (next, previous, ±10, first, last) moves in display order.
 
 Sorting and filters live in :mod:`owlx.session_order`, tags and saving in
-:mod:`owlx.session_results` (mixins of :class:`Session`).
+:mod:`owlx.session_results`, the scripting conveniences (tags by name, sphere results as arrays,
+fitting) in :mod:`owlx.session_api` (mixins of :class:`Session`).
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from .errors import DatasetError, OwlxError
 from .io.maskbits import valid_from_bits
 from .io.results import LoadedTags, load_tags
 from .io.source import Geometry, Source, Stack
+from .session_api import ScriptingMixin
 from .session_order import OrderMixin
 from .session_results import ResultsMixin
 
 
-class Session(OrderMixin, ResultsMixin):
+class Session(OrderMixin, ResultsMixin, ScriptingMixin):
     """What is open and shown. All mutation happens on one thread (the GUI's, or the script's).
 
     Events:
@@ -199,17 +201,22 @@ class Session(OrderMixin, ResultsMixin):
         self.frame_index = index
 
     def frame(self, index: int | None = None) -> np.ndarray:
-        """The raw frame (native dtype) at ``index`` (default: the selected frame)."""
+        """The raw frame (native dtype) at ``index`` (default: the selected frame).
+
+        Safe to call from a worker thread (a job): the read holds :attr:`io_lock`, so a save
+        that closes and reopens the file cannot pull the file away mid-read."""
         if self.stack is None:
             raise OwlxError("no stack is open")
-        return self.stack[self._frame_index if index is None else index]
+        with self.io_lock:
+            return self.stack[self._frame_index if index is None else index]
 
     def raw_mask(self, index: int | None = None) -> np.ndarray | None:
         """The raw mask values for a frame (shared masks have one frame), or None."""
         if self.mask_stack is None:
             return None
         i = self._frame_index if index is None else int(index)
-        return self.mask_stack[0 if len(self.mask_stack) == 1 else i]
+        with self.io_lock:
+            return self.mask_stack[0 if len(self.mask_stack) == 1 else i]
 
     def valid_mask(self, index: int | None = None) -> np.ndarray | None:
         """Boolean mask (True = valid) of a frame under the current mask settings, or None."""
