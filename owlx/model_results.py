@@ -12,6 +12,10 @@
   changed since the last save (all with ``full``), so entries ≥ N of a padded dataset are never
   touched; the plan's type checks send a save that does not fit (an over-long string) to the
   sidecar.
+* :meth:`apply` with ``names`` stores only some of a record's values (a single fit step of
+  the Model panel); :meth:`set_frame_values` stores values typed by hand; :meth:`set_general`
+  with ``quiet`` keeps display-only parameters (``_visibility``, ``_modelMinimaAlpha``) that are
+  written with the next save of this model but do not make it unsaved (viewer.md Mo10).
 * :meth:`fit_settings` builds :class:`~owlx.core.sphere_records.FitSettings` with the
   precedence of formats.md §1.7: values saved in ``model/`` > file geometry > the seed recipe of
   spec/sphere.md §6.
@@ -153,6 +157,8 @@ class ModelResults:
         self.general.update(self.saved_general)
         self._pending = np.zeros(self.n_frames, dtype=bool)
         self._general_dirty: set[str] = set()
+        self._general_quiet: set[str] = set()  # changed, written with the next save, not dirty
+        self._quiet_planned: set[str] = set()
         self.on_change = None  # optional callable(frames) after apply
 
     # -- the provider protocol -----------------------------------------------------------------
@@ -175,35 +181,66 @@ class ModelResults:
                     continue  # no proper standard errors yet: nothing to add
                 plan.plan_per_frame_dataset(group.rstrip("/") + "/model", name, self.values[name],
                                             frames_written=written)
-        names = self.general if full else {k: self.general[k] for k in self._general_dirty}
+        changed = self._general_dirty | self._general_quiet
+        names = self.general if full else {k: self.general[k] for k in changed}
         for name, value in names.items():
-            if full and name not in self.saved_general and name not in self._general_dirty:
+            if full and name not in self.saved_general and name not in changed:
                 continue  # Owl's defaults that nobody set are not written
             plan.plan_general_dataset(group.rstrip("/") + "/model", name, value)
+        self._quiet_planned = set(self._general_quiet)
 
     def mark_saved(self) -> None:
         for name in PER_FRAME_NAMES:
             if self._pending.any() and (not name.startswith("owlx_") or np.isfinite(self.values[name]).any()):
                 self.present.add(name)
         self._pending[:] = False
-        for name in self._general_dirty:
+        for name in self._general_dirty | self._quiet_planned:
             self.saved_general[name] = self.general[name]
         self._general_dirty.clear()
+        self._general_quiet -= self._quiet_planned
+        self._quiet_planned = set()
 
     # -- results -------------------------------------------------------------------------------------
-    def apply(self, record: SphereFitResult) -> None:
-        """Store one frame's record (spec/sphere.md §5.2); failed: fitError NaN, rest kept."""
+    def apply(self, record: SphereFitResult, names=None) -> None:
+        """Store one frame's record (spec/sphere.md §5.2); failed: fitError NaN, rest kept.
+
+        ``names`` (an iterable of :data:`PER_FRAME_NAMES`) stores only those values of an ``ok``
+        record, e.g. ``offCenterX``/``offCenterY`` after "Find centre" alone."""
         i = int(record.frame)
         if not 0 <= i < self.n_frames:
             raise IndexError(f"record of frame {i} outside 0…{self.n_frames - 1}")
         if record.status == "ok":
-            for name, value in owl_model_values(record).items():
-                self.values[name][i] = value
+            values = owl_model_values(record)
+            for name in values if names is None else names:
+                self.values[name][i] = values[name]
         else:
             self.values["fitError"][i] = math.nan
         self._pending[i] = True
         if self.on_change is not None:
             self.on_change([i])
+
+    def set_frame_values(self, i: int, values: dict) -> None:
+        """Store per-frame values typed by hand (Owl's names and units) for frame ``i``; only
+        values that differ mark the frame unsaved."""
+        i = int(i)
+        if not 0 <= i < self.n_frames:
+            raise IndexError(f"frame {i} outside 0…{self.n_frames - 1}")
+        changed = False
+        for name, value in values.items():
+            if name not in self.values:
+                raise KeyError(f"unknown per-frame model dataset {name!r}")
+            old = self.values[name][i]
+            if not (old == value or (math.isnan(old) and math.isnan(value))):
+                self.values[name][i] = float(value)
+                changed = True
+        if changed:
+            self._pending[i] = True
+            if self.on_change is not None:
+                self.on_change([i])
+
+    def has_results(self, i: int) -> bool:
+        """True when frame ``i`` was fitted (finite ``fitError``) or has unsaved values."""
+        return bool(np.isfinite(self.values["fitError"][i]) or self._pending[i])
 
     def frame_values(self, i: int) -> dict:
         return {name: float(arr[i]) for name, arr in self.values.items()}
@@ -217,12 +254,16 @@ class ModelResults:
     def pending_frames(self) -> np.ndarray:
         return np.flatnonzero(self._pending)
 
-    def set_general(self, name: str, value) -> None:
+    def set_general(self, name: str, value, quiet: bool = False) -> None:
+        """Set a file-wide parameter (Owl's name and unit). ``quiet`` values (Split, Minima) are
+        written with the next save of this model without making it unsaved (viewer.md Mo10)."""
         if name not in GENERAL_DEFAULTS:
             raise KeyError(f"unknown model parameter {name!r}")
         if self.general.get(name) != value or name not in self.saved_general:
+            if quiet and self.general.get(name) == value:
+                return
             self.general[name] = value
-            self._general_dirty.add(name)
+            (self._general_quiet if quiet else self._general_dirty).add(name)
 
     def set_settings(self, settings: FitSettings) -> None:
         """Record the experiment and recipe used as Owl's general parameters (§5.2)."""
@@ -292,16 +333,16 @@ def settings_from_values(values: dict, **overrides) -> tuple[FitSettings, list[s
         center = "blurred"
     intensity = str(values["_fitIntensityMethod"]).strip().lower()
     intensity = "nrphotons" if intensity == "simple" else intensity
-    kw = dict(
-        wavelength_m=lam_m, distance_m=float(values["detectorDistanceMM"]) * 1e-3,
-        pixel_size_m=float(values["detectorPixelSizeUM"]) * 1e-6, delta=delta, material=material,
-        qe=float(values["detectorQuantumEfficiency"]), adu_per_photon=float(values["detectorADUPhoton"]),
-        center_method=center, center_dmax_px=float(values["_maximumShift"]),
-        center_sigma_px=float(values["_blurRadius"]), n_brute=int(values["_nrEval"]),
-        photon_counting=bool(int(values["_doPhotonCounting"])),
-        diameter_method=str(values["_fitDiameterMethod"]).strip().lower(),
-        intensity_method=intensity,
-        refine_iterations=1 if str(values["_fitModelMethod"]).strip().lower() == "refine" else 0,
-    )
+    kw = {
+        "wavelength_m": lam_m, "distance_m": float(values["detectorDistanceMM"]) * 1e-3,
+        "pixel_size_m": float(values["detectorPixelSizeUM"]) * 1e-6, "delta": delta, "material": material,
+        "qe": float(values["detectorQuantumEfficiency"]), "adu_per_photon": float(values["detectorADUPhoton"]),
+        "center_method": center, "center_dmax_px": float(values["_maximumShift"]),
+        "center_sigma_px": float(values["_blurRadius"]), "n_brute": int(values["_nrEval"]),
+        "photon_counting": bool(int(values["_doPhotonCounting"])),
+        "diameter_method": str(values["_fitDiameterMethod"]).strip().lower(),
+        "intensity_method": intensity,
+        "refine_iterations": 1 if str(values["_fitModelMethod"]).strip().lower() == "refine" else 0,
+    }
     kw.update(overrides)
     return FitSettings(**kw), warns

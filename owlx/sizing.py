@@ -7,13 +7,20 @@ on dask.distributed (:func:`owlx.jobs.run_on_dask`; workers read their frames th
 :class:`~owlx.model_results.ModelResults` as it arrives; with ``write`` (the batch default) the
 session is saved — into the data file or its sidecar — at least every ``flush_frames`` frames or
 ``flush_seconds`` seconds, and at the end, also after a cancel (completed frames are kept).
+
+In the GUI the records must reach the model on the GUI thread (a save closes and reopens the file
+and emits session events that widgets observe): ``apply=False`` makes the job only stream them
+(``ctx.emit``), and the window applies them and leaves saving to Ctrl+S. Only one batch runs per
+data file at a time in a process (:func:`batch_running`).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +29,35 @@ from owlx.core.sphere_records import FitSettings, SphereFitResult
 from owlx.errors import JobCancelled, OwlxError
 from owlx.jobs import Job, JobContext, run_on_dask
 
-__all__ = ["fit_frames_from_file", "sizing_job"]
+__all__ = ["batch_running", "fit_frames_from_file", "sizing_job"]
+
+_running: set[str] = set()  # data files (real paths) with a batch in progress
+_running_lock = threading.Lock()
+
+
+def _batch_key(session) -> str:
+    return os.path.realpath(str(session.source.path))
+
+
+def batch_running(session) -> bool:
+    """True while a sizing batch runs on the file of ``session`` (spec/sphere.md §5.3)."""
+    if session.source is None:
+        return False
+    with _running_lock:
+        return _batch_key(session) in _running
+
+
+def _claim(key: str) -> None:
+    with _running_lock:
+        if key in _running:
+            raise OwlxError(f"a sizing batch is already running on '{os.path.basename(key)}': "
+                            "wait for it or cancel it")
+        _running.add(key)
+
+
+def _release(key: str) -> None:
+    with _running_lock:
+        _running.discard(key)
 
 
 def fit_frames_from_file(path: str, dataset: str, frames: Sequence[int], settings: FitSettings,
@@ -72,6 +107,7 @@ def sizing_job(
     scheduler: str | None = None,
     chunk_size: int | None = None,
     start=None,
+    apply: bool = True,
 ) -> Job:
     """A job sizing ``frames`` (default: all) of a session's current stack (or of a file path,
     opened with :func:`owlx.open` and ``dataset``), streaming records into ``session.model``.
@@ -83,6 +119,10 @@ def sizing_job(
     given). The job's ``on_result`` gets every :class:`SphereFitResult`, its value is a
     :class:`~owlx.core.sphere_recipe.BatchSummary`; ``job.session`` is the session used and
     ``job.saves`` the :class:`~owlx.io.save.SaveReport` of every flush.
+
+    With ``apply=False`` the job neither touches the model nor saves (``write`` is ignored): it
+    only streams the records, and the caller commits them on its own thread (the GUI). A second
+    batch on the same data file fails with :class:`~owlx.errors.OwlxError` while one runs.
     """
     if isinstance(session_or_path, (str, os.PathLike)):
         import owlx
@@ -105,23 +145,44 @@ def sizing_job(
 
     job: Job
 
+    write = write and apply
+    key = _batch_key(session)
+
     def work(ctx: JobContext) -> BatchSummary:
-        model.set_settings(settings)
-        session.results_edited()
+        _claim(key)
+        try:
+            return run(ctx)
+        finally:
+            _release(key)
+
+    def run(ctx: JobContext) -> BatchSummary:
+        if apply:
+            model.set_settings(settings)
+            session.results_edited()
         state = {"since": 0, "t": time.monotonic()}
 
         def flush(final: bool = False) -> None:
             state["since"], state["t"] = 0, time.monotonic()
             if not write or not model.dirty:
                 return
+            # dask workers hold the data file open while they run, which refuses a write into it:
+            # intermediate flushes then wait for the end rather than moving every later save to
+            # the sidecar for good.
+            fallback = final or not use_dask
             try:
-                job.saves.append(session.save())
+                job.saves.append(session.save(fallback=fallback))
             except OwlxError as err:
                 if final:
                     raise
-                job.warnings.append(f"saving the sizing results failed: {err}; they are kept in memory")
+                if not state.get("warned"):
+                    state["warned"] = True
+                    job.warnings.append(f"saving the sizing results failed: {err}; they are kept in memory "
+                                        "and saved at the end")
 
         def take(rec: SphereFitResult) -> None:
+            if not apply:
+                ctx.emit(rec)
+                return
             model.apply(rec)
             ctx.emit(rec)
             state["since"] += 1

@@ -15,6 +15,9 @@ order, the display settings and the tags, and listens to its signals:
 * ``load_failed(frame, message)``: a visible cell's frame could not be read (the cell says so;
   the window may add the message to its error indicator, W4).
 
+A label provider (:meth:`set_labels`) puts a line of text on each cell, e.g. the fitted sphere
+diameter as batch sizing results arrive (viewer.md B2).
+
 Only the visible cells are requested, at their on-screen size in device pixels (G4); a scroll
 cancels the requests of cells that left the view. The GUI thread does cache lookups and
 painting only: reads and computations run in :class:`GalleryLoader` jobs (W6).
@@ -92,6 +95,7 @@ class GalleryView(GalleryInputMixin, QtWidgets.QAbstractScrollArea):
         self._tag_colours: list[tuple[int, int, int]] = []
         self._tag_names: list[str] = []
         self._tags_visible = True
+        self._labels: Callable[[int], str | None] | None = None
         self._info_visible = True
         self._angle = 0
         self._spinner = QtCore.QTimer(self)
@@ -323,6 +327,24 @@ class GalleryView(GalleryInputMixin, QtWidgets.QAbstractScrollArea):
         """Repaint after tags changed (membership, colours or names)."""
         self.viewport().update()
 
+    def set_labels(self, provider: Callable[[int], str | None] | None) -> None:
+        """``provider(frame)`` → a short text drawn at the cell's top right (None: no text),
+        called while painting."""
+        self._labels = provider
+        self.viewport().update()
+
+    def cell_label(self, frame: int) -> str | None:
+        """The label the provider gives ``frame`` (what its cell shows)."""
+        return self._labels(frame) if self._labels is not None else None
+
+    def refresh_labels(self, frames: Sequence[int] | None = None) -> None:
+        """Repaint the labels of ``frames`` (all visible cells when None)."""
+        if frames is None:
+            self.viewport().update()
+            return
+        for frame in frames:
+            self._update_frame(int(frame))
+
     def set_info_visible(self, on: bool) -> None:
         """Show or hide the info overlay (S3)."""
         self._info_visible = bool(on)
@@ -508,6 +530,9 @@ class GalleryView(GalleryInputMixin, QtWidgets.QAbstractScrollArea):
                 flags = list(self._tags(frame))
                 paint.draw_tags(p, (self.tag_rect(pos, i) for i in range(len(flags))), flags,
                                 self._colours(len(flags)))
+            label = self.cell_label(frame)
+            if label:
+                paint.draw_label(p, rect, label)
             if frame == self._selected:
                 paint.draw_selection(p, rect)
         self._paint_info(p, event.rect())

@@ -128,6 +128,24 @@ def draw_tags(p: QtGui.QPainter, boxes, flags, colours) -> None:
     p.restore()
 
 
+def draw_label(p: QtGui.QPainter, rect: QtCore.QRect, text: str) -> None:
+    """A short text (e.g. a fitted diameter) on a translucent box at the cell's top right (the
+    top left holds the tag squares, the bottom left the info box), clipped to the cell."""
+    p.save()
+    p.setClipRect(rect)
+    font = QtGui.QFont(p.font())
+    font.setPixelSize(max(9, min(14, rect.width() // 12)))
+    p.setFont(font)
+    metrics = QtGui.QFontMetrics(font)
+    pad = max(2, rect.width() // 80)
+    w, h = metrics.horizontalAdvance(text) + 2 * pad, metrics.height() + 2 * pad
+    box = QtCore.QRect(rect.right() - pad - w + 1, rect.top() + pad, w, h)
+    p.fillRect(box, QtGui.QColor(25, 25, 25, 190))
+    p.setPen(QtGui.QColor(250, 250, 250))
+    p.drawText(box, QtCore.Qt.AlignCenter, text)
+    p.restore()
+
+
 def draw_selection(p: QtGui.QPainter, rect: QtCore.QRect) -> None:
     """The white border of the selected cell (G2): 2 px in the gap around it, pixel-exact."""
     x, y, w, h, b = rect.x(), rect.y(), rect.width(), rect.height(), 2

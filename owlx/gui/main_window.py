@@ -36,6 +36,7 @@ from .settings import AppSettings
 from .status import ErrorIndicator, JobIndicator, format_readout
 from .window_actions import ActionsMixin
 from .window_gallery import GalleryMixin
+from .window_model import ModelMixin
 from .window_opening import OpeningMixin
 from .window_output import OutputMixin
 from .window_panels import PanelsMixin
@@ -51,7 +52,7 @@ def _render_fields(display: DisplaySettings) -> DisplaySettings:
 
 
 class MainWindow(
-    OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, GalleryMixin, PanelsMixin, PluginsMixin,
+    OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, GalleryMixin, PanelsMixin, PluginsMixin, ModelMixin,
     QtWidgets.QMainWindow
 ):
     """One file per window. ``session`` is shared with the console and scripts."""
@@ -87,6 +88,7 @@ class MainWindow(
         self._connect_session()
         self._init_tags()
         self._init_gallery()
+        self._build_model()
 
         self.slideshow = QtCore.QTimer(self)
         self.slideshow.setInterval(2000)
