@@ -1,0 +1,87 @@
+"""The XSVS panel: a project from the example .ini or from the open EDF series, run as a job,
+rings on the image, the β plot (spec/xsvs.md §12, §16.13). Frames per exposure are capped for
+speed; the numbers are checked on full exposures in tests/io/test_xsvs_project.py."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pyxsvs" / "examples"
+SUBSET = DATA / "analysis" / "xsvs" / "xsvs_input_subset.txt"
+
+
+@pytest.fixture
+def panel(plugin_window, open_panel):
+    if not SUBSET.is_file():
+        pytest.skip("the pyxsvs example data (../shared/data/pyxsvs) is not available")
+    return open_panel(plugin_window, "XSVS")
+
+
+def wait_finished(qtbot, panel, timeout=20000):
+    qtbot.waitUntil(lambda: panel.last_outcome is not None, timeout=timeout)
+
+
+def test_panel_runs_the_subset_project_and_shows_beta(qtbot, plugin_window, panel):
+    assert panel.load_ini(str(SUBSET))
+    assert panel.form.table.rowCount() == 6
+    rings = plugin_window.plugin_contexts["xsvs"].overlays["rings"]
+    assert rings.n_circles == 18  # 9 rings × inner and outer boundary
+    panel.form.max_frames.setValue(12)
+    panel.run_button.click()
+    assert not panel.run_button.isEnabled() and panel.cancel_button.isEnabled()
+    wait_finished(qtbot, panel)
+    assert panel.last_outcome == "done"
+    assert [e.name for e in panel.exposures] == ["Exp_1", "Exp_2", "Exp_3", "Exp_4", "Exp_5", "Exp_8"]
+    beta = panel.plots.beta
+    assert len(beta.points) == 9
+    t, b = beta.points[min(beta.points, key=lambda q: abs(q - 0.003))]
+    assert t.tolist() == [5e-5, 1e-4, 2e-4, 4e-4, 8e-4, 6.4e-3]
+    assert np.all((b > 0) & (b < 1))
+    assert len(beta.listDataItems()) == 9
+    assert panel.plots.currentWidget().findChild(type(beta)) is beta  # the β tab is the one shown
+    assert panel.plots.histogram.n_curves == 0  # hidden tabs are drawn when shown
+    panel.plots.setCurrentIndex(0)
+    assert panel.plots.histogram.n_curves == 6
+    assert panel.progress.value() == panel.progress.maximum() == 6 * 12
+    assert panel.save_button.isEnabled()
+
+
+def test_panel_cancels_a_run(qtbot, panel):
+    assert panel.load_ini(str(SUBSET))
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=20000)
+    panel.cancel_button.click()
+    wait_finished(qtbot, panel, timeout=5000)
+    assert panel.last_outcome == "cancelled"
+    assert panel.run_button.isEnabled() and not panel.save_button.isEnabled()
+
+
+def test_panel_builds_a_project_over_the_open_series(qtbot, plugin_window, panel, tmp_path):
+    frame = DATA / "data" / "xsvs-series" / "sid1-1_40C_0001.edf.gz"
+    assert plugin_window.open_path(str(frame), wait=True)
+    qtbot.waitUntil(lambda: getattr(plugin_window.session.source, "numbered", False), timeout=20000)
+    assert panel.use_open_series()
+    panel.form.table.setRowCount(0)
+    panel.form.add_exposure("Exp_1", 1, 8, 5e-5)
+    panel.form.add_exposure("Exp_2", 361, 368, 1e-4)
+    panel.form.set_geometry(q1=0.002, q2=0.010, qs=0.001, dq=4e-4, wavelength_A=1.53, pix_mm=0.055,
+                            sddist_mm=2140, cenx=125.01, ceny=118.31)
+    panel.form.convention.setCurrentText("pyxsvs_1based")
+    panel.form.mask_path.setText(str(DATA / "analysis" / "mask.edf"))
+    panel.form.flat_path.setText(str(DATA / "analysis" / "maxipix1_flatfield_2013.edf"))
+    assert panel.start()
+    wait_finished(qtbot, panel)
+    assert panel.last_outcome == "done"
+    assert [r.npix for r in panel.exposures[0].rings] == [553, 1012, 1477, 1918, 2376, 2817, 3279, 3720, 4181]
+    assert [e.n_frames for e in panel.exposures] == [8, 8]
+    out = tmp_path / "panel.h5"
+    assert panel.save_results(str(out))
+    qtbot.waitUntil(lambda: (tmp_path / "panel_summary.csv").exists(), timeout=10000)
+    assert out.exists()
+
+
+def test_panel_reports_errors_without_dialogs(panel):
+    assert not panel.use_open_series()  # the demo CXI file is not an EDF series
+    assert not panel.load_ini(str(SUBSET.parent / "no_such.ini"))
+    assert not panel.start()  # no project yet
