@@ -1,0 +1,122 @@
+"""Pairing of shots by the similarity of their ring fits (spec/polar.md §7, LOKI ``pair_fits``).
+
+Difference correlations subtract two shots whose slowly varying ring profiles are alike, so the
+pair's common (detector, beam, polarisation) modulation cancels. The feature vector of a shot
+is usually the ``cheb_raw`` (or ``cheb_unit``) of :func:`owlx.core.ring_cleaning.fit_periodic`.
+
+* ``method="greedy"`` (LOKI): shots in index order each take their nearest unused partner.
+* ``method="optimal"``: the perfect matching of least total distance (for odd N the shot whose
+  omission gives the least total stays out), found exactly by dynamic programming over subsets;
+  practical up to ``MAX_OPTIMAL`` shots.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from owlx.errors import ParameterError
+
+__all__ = ["MAX_OPTIMAL", "PAIR_METHODS", "pair_fits"]
+
+PAIR_METHODS = ("greedy", "optimal")
+MAX_OPTIMAL = 20
+
+
+def _distances(features: np.ndarray) -> np.ndarray:
+    f = np.asarray(features, dtype=np.float64)
+    if f.ndim == 1:
+        f = f[:, None]
+    if f.ndim != 2:
+        raise ParameterError(f"features must have shape (n_shots, n_features), got {np.shape(features)}")
+    if not np.all(np.isfinite(f)):
+        raise ParameterError("the shot features contain NaN or inf; check the ring fits")
+    diff = f[:, None, :] - f[None, :, :]
+    return np.sqrt((diff * diff).sum(axis=-1))
+
+
+def _greedy(d: np.ndarray):
+    n = d.shape[0]
+    shifted = d.copy()
+    # a shot never prefers itself: push the diagonal beyond the row's largest distance
+    shifted[np.arange(n), np.arange(n)] += 1.1 * d.max(axis=1)
+    prefs = np.argsort(shifted, axis=1, kind="stable")
+    used = np.zeros(n, bool)
+    pairs, dists = [], []
+    for i in range(n):
+        if used[i]:
+            continue
+        for j in prefs[i]:
+            if j != i and not used[j]:
+                used[i] = used[j] = True
+                pairs.append((min(i, j), max(i, j)))
+                dists.append(d[i, j])
+                break
+    return pairs, dists
+
+
+@numba.njit(cache=True, nogil=True)
+def _matching_dp(d, odd):
+    """Least total matching over subsets: best[s] covers exactly the shots of bit set s (for odd
+    n, one shot of s may stay out). Returns the partner of each shot (−1: unpaired)."""
+    n = d.shape[0]
+    size = 1 << n
+    best = np.full(size, np.inf)
+    choice = np.full(size, -1, np.int64)  # partner of the lowest shot in s, or n = left out
+    best[0] = 0.0
+    for s in range(1, size):
+        i = 0
+        while not (s >> i) & 1:
+            i += 1
+        rest = s & ~(1 << i)
+        pop = 0
+        t = s
+        while t:
+            pop += t & 1
+            t >>= 1
+        if odd and pop % 2 == 1 and best[rest] < best[s]:
+            best[s] = best[rest]
+            choice[s] = n
+        for j in range(i + 1, n):
+            if (rest >> j) & 1:
+                v = best[rest & ~(1 << j)] + d[i, j]
+                if v < best[s]:
+                    best[s] = v
+                    choice[s] = j
+    partner = np.full(n, -1, np.int64)
+    s = size - 1
+    while s:
+        i = 0
+        while not (s >> i) & 1:
+            i += 1
+        j = choice[s]
+        if j == n:
+            s &= ~(1 << i)
+        else:
+            partner[i] = j
+            partner[j] = i
+            s &= ~((1 << i) | (1 << j))
+    return partner
+
+
+def pair_fits(features: np.ndarray, method: str = "greedy") -> tuple[np.ndarray, np.ndarray]:
+    """Pair shots by the Euclidean distance of their ``features`` (shape (n_shots, k)).
+
+    Returns ``(pairs, dists)``: ``pairs`` (n_pairs, 2) int64 with i < j in each row, ordered by
+    the first element; ``dists`` the distance of each pair. Even N pairs everyone; odd N leaves
+    exactly one shot out."""
+    if method not in PAIR_METHODS:
+        raise ParameterError(f"unknown pairing method '{method}'; use one of {', '.join(PAIR_METHODS)}")
+    d = _distances(features)
+    n = d.shape[0]
+    if n < 2:
+        return np.zeros((0, 2), np.int64), np.zeros(0)
+    if method == "greedy":
+        pairs, dists = _greedy(d)
+    else:
+        if n > MAX_OPTIMAL:
+            raise ParameterError(f"optimal pairing is limited to {MAX_OPTIMAL} shots (got {n}); use 'greedy'")
+        partner = _matching_dp(d, n % 2 == 1)
+        pairs = [(i, int(partner[i])) for i in range(n) if partner[i] > i]
+        dists = [d[i, j] for i, j in pairs]
+    return np.asarray(pairs, np.int64).reshape(-1, 2), np.asarray(dists, np.float64)
