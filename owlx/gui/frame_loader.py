@@ -92,6 +92,12 @@ class FrameLoader(QtCore.QObject):
         self.cache.clear()
         self._update_render_key()
 
+    def swap_readers(self, stack: Stack, mask_stack: Stack | None = None) -> None:
+        """The same frames through new reader objects (a save closed and reopened the file):
+        reads pending on the old readers are dropped, the cached frames and renders stay."""
+        self._cancel_pending()
+        self.stack, self.mask_stack = stack, mask_stack
+
     def set_mask_stack(self, mask_stack: Stack | None) -> None:
         """Use another mask dataset: renders change (percentiles exclude masked pixels), the
         raw frames stay cached."""

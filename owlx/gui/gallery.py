@@ -116,6 +116,14 @@ class GalleryView(GalleryInputMixin, QtWidgets.QAbstractScrollArea):
         self._set_order(np.arange(n, dtype=np.int64))
         self._scroll_to(0)
 
+    def swap_readers(self, stack: Stack, mask_stack: Stack | None = None) -> None:
+        """Read the same frames through new reader objects (after a save reopened the file),
+        keeping every thumbnail already made."""
+        self.loader.swap_readers(stack, mask_stack)
+        self._stack = stack
+        self._failed.clear()
+        self._refresh()
+
     def set_mask_stack(self, mask_stack: Stack | None) -> None:
         """Use another mask dataset (raw mask values, one frame per frame or one for all)."""
         self.loader.set_mask_stack(mask_stack)

@@ -153,6 +153,12 @@ class GalleryLoader(QtCore.QObject):
         self._shared_valid = None
         self.cache.clear()
 
+    def swap_readers(self, stack: Stack, mask_stack: Stack | None = None) -> None:
+        """The same data through new reader objects (a save closed and reopened the file):
+        pending reads of the old ones are dropped, cached thumbnails stay valid."""
+        self.cancel_all()
+        self.stack, self.mask_stack = stack, mask_stack
+
     def set_mask_stack(self, mask_stack: Stack | None) -> None:
         self.cancel_all()
         self.mask_stack = mask_stack

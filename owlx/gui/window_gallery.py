@@ -28,7 +28,7 @@ class GalleryMixin:
         g.loader.io_lock = s.io_lock
         g.load_failed.connect(lambda i, msg: self.error_indicator.add(f"frame {i} could not be read: {msg}"))
         s.stack_changed.connect(lambda *_: self._gallery_set_stack())
-        s.source_reopened.connect(lambda *_: self._gallery_set_stack())
+        s.source_reopened.connect(lambda *_: self._gallery_swap_readers())
         s.order_changed.connect(lambda: g.set_order(s.order))
         s.frame_changed.connect(lambda i: g.set_selected(i))
         s.tags_changed.connect(lambda *_: self._gallery_tags())
@@ -67,6 +67,14 @@ class GalleryMixin:
             g.set_order(s.order)
             g.set_selected(s.frame_index)
         self._gallery_tags()
+
+    def _gallery_swap_readers(self) -> None:
+        """A save reopened the file: same frames, new readers; the thumbnails stay."""
+        s = self.session
+        if s.stack is None or self.gallery.loader.stack is None or len(s.stack) != len(self.gallery.loader.stack):
+            self._gallery_set_stack()
+            return
+        self.gallery.swap_readers(s.stack, s.mask_stack)
 
     def _gallery_display(self) -> None:
         self.gallery.set_display(self.session.display, self.session.mask_settings, self._table)

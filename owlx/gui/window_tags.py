@@ -191,7 +191,8 @@ class TagsMixin:
     def _on_source_reopened(self, source) -> None:
         """The save closed and reopened the file: every reader object is new; what is shown stays."""
         expanded = self.tree.expanded_paths()
-        self.loader.set_stack(self.session.stack, self.session.mask_stack)
+        # Only tags and results were written: the frames are the same, so the caches stay.
+        self.loader.swap_readers(self.session.stack, self.session.mask_stack)
         self.tree.set_source(source)
         self.tree.restore_expanded(expanded)
         if self.session.stack_path:

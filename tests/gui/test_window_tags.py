@@ -204,3 +204,26 @@ def test_ctrl_w_asks_before_dropping_unsaved_tags(window, qtbot, cxi):
     window.ask_unsaved = lambda: "discard"
     window.close_file()
     assert window.session.source is None
+
+
+def test_saving_keeps_the_shown_frame_and_the_gallery_thumbnails(window, qtbot, cxi):
+    """A save closes and reopens the file; the frames did not change, so nothing is read
+    again: the thumbnails and the rendered frame survive, and reads use the new readers."""
+    open_file(window, qtbot, cxi)
+    press(qtbot, window, QtCore.Qt.Key_G)
+    g = window.gallery
+    qtbot.waitUntil(lambda: not g.is_loading() and len(g._cells) >= 4, timeout=10000)
+    cells = dict(g._cells)
+    token, cached = window.loader.stack_token, len(window.loader.cache)
+    window.session.tags.add("good")
+    press(qtbot, window, QtCore.Qt.Key_1)
+    window.save()
+    qtbot.waitUntil(lambda: not window.session.dirty, timeout=10000)
+    assert window.session.stack is not None and g.loader.stack is window.session.stack
+    assert window.loader.stack is window.session.stack
+    assert window.loader.stack_token == token and len(window.loader.cache) >= cached
+    assert all(g._cells.get(f) is cell for f, cell in cells.items())  # same pictures, not re-made
+    assert not g.is_loading()
+    # and the new readers work: a frame never read before comes from the reopened file
+    window.session.frame_index = N - 1
+    qtbot.waitUntil(lambda: window.current is not None and window.current.index == N - 1, timeout=10000)
