@@ -38,7 +38,8 @@ def _gui_parser() -> argparse.ArgumentParser:
         "Subcommands: " + ", ".join(SUBCOMMANDS) + " (owlx SUBCOMMAND --help).",
     )
     p.add_argument("path", nargs="*", help="file to open, optionally FILE::/dataset/path; several numbered files open as one series")
-    p.add_argument("--live", action="store_true", help="open an HDF5 file in SWMR read mode (a file still being written)")
+    p.add_argument("--live", action="store_true",
+                   help="follow an HDF5 file that is still being written (SWMR read mode, polled for new frames)")
     p.add_argument("--fresh", action="store_true", help="ignore stored settings for this run")
     p.add_argument("--debug", action="store_true", help="verbose logging and tracebacks")
     p.add_argument("--screenshot", metavar="PNG", help="render the window offscreen to PNG and exit")
