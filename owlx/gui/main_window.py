@@ -42,6 +42,7 @@ from .window_output import OutputMixin
 from .window_panels import PanelsMixin
 from .window_plugins import PluginsMixin
 from .window_tags import TagsMixin
+from .window_tools import ToolsMixin
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def _render_fields(display: DisplaySettings) -> DisplaySettings:
 
 class MainWindow(
     OpeningMixin, OutputMixin, ActionsMixin, TagsMixin, GalleryMixin, PanelsMixin, PluginsMixin, ModelMixin,
-    QtWidgets.QMainWindow
+    ToolsMixin, QtWidgets.QMainWindow
 ):
     """One file per window. ``session`` is shared with the console and scripts."""
 
@@ -93,6 +94,7 @@ class MainWindow(
         self.slideshow = QtCore.QTimer(self)
         self.slideshow.setInterval(2000)
         self.slideshow.timeout.connect(self._slideshow_step)
+        self._build_tools()  # Patterson, peaks, pixel peeper, live follow (window_tools.py)
 
         self.display_panel.set_settings(self.session.display)
         self.display_panel.set_mask_settings(self.session.mask_settings)
