@@ -128,9 +128,16 @@ class ScriptingMixin:
         recipe. ``save`` writes the results into the file (or its sidecar) every 100 frames or
         5 s and at the end; otherwise call :meth:`save` when done. ``start`` is
         ``(cx px, cy px, diameter nm, fluence mJ/µm²)`` or a callable ``frame -> tuple``."""
+        from dataclasses import fields
+
+        from .core.sphere_records import FitSettings
         from .sizing import sizing_job
 
         model = self._require_model()
+        unknown = sorted(set(settings) - {f.name for f in fields(FitSettings)})
+        if unknown:  # a typo would otherwise surface as a TypeError from the dataclass
+            raise ParameterError(f"unknown fit setting {', '.join(unknown)}; the settings are "
+                                 f"{', '.join(f.name for f in fields(FitSettings))}")
         idx = None if frames is None else frame_indices(frames, self.n_frames)
         fit_settings = model.fit_settings(**settings)
         return sizing_job(self, None if idx is None else idx.tolist(), fit_settings, n_threads=n_threads,

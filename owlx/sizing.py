@@ -65,8 +65,9 @@ def fit_frames_from_file(path: str, dataset: str, frames: Sequence[int], setting
     """Open ``path`` read-only, fit ``frames`` of ``dataset`` and return their records.
 
     The task a dask worker runs (picklable, top level): it gets a description of the work,
-    never arrays. ``mask`` is ``(out_bits, invert)`` to apply the file's mask dataset as
-    :meth:`Session.valid_mask` does, or None for no mask.
+    never arrays. ``mask`` is ``(out_bits, invert)`` to apply the dataset's own mask, or
+    ``(out_bits, invert, mask_path)`` for the mask dataset at ``mask_path`` (the one the session
+    uses), as :meth:`Session.valid_mask` does; None for no mask.
     """
     from owlx.io.maskbits import valid_from_bits
     from owlx.io.open import open_source
@@ -75,6 +76,8 @@ def fit_frames_from_file(path: str, dataset: str, frames: Sequence[int], setting
     with open_source(path) as source:
         stack = source.set_image(dataset)
         mstack = source.mask_stack(dataset) if mask is not None else None
+        if mask is not None and len(mask) > 2 and mask[2] and (mstack is None or mstack.path != mask[2]):
+            mstack = source.stack(mask[2])  # another mask dataset chosen in the session
 
         def load(i: int):
             img = np.array(stack[i], copy=True)
@@ -142,6 +145,8 @@ def sizing_job(
     if settings is None:
         settings = model.fit_settings()
     use_dask = client is not None or scheduler is not None or n_workers is not None
+    if use_dask:
+        _dask_mask(session)  # an in-memory mask is refused now, not after the job started
 
     job: Job
 
@@ -219,6 +224,20 @@ def _loader(session):
     return load
 
 
+def _dask_mask(session) -> tuple | None:
+    """The session's mask as dask workers can apply it: ``(out_bits, invert, mask dataset)``,
+    or None without a mask. An in-memory mask cannot reach worker processes: OwlxError."""
+    from owlx.io.source import ArrayStack
+
+    ms, mstack = session.mask_settings, session.mask_stack
+    if not ms.enabled or mstack is None:
+        return None
+    if isinstance(mstack, ArrayStack) or not getattr(mstack, "path", None):
+        raise OwlxError("the mask is held in memory and cannot be sent to dask workers: fit without "
+                        "--workers/--scheduler, or choose a mask dataset of the file")
+    return int(ms.out_bits), bool(ms.invert), str(mstack.path)
+
+
 def _run_dask(session, frames, settings, ctx, take, client, n_workers, scheduler, chunk_size,
               start) -> BatchSummary:
     from functools import partial
@@ -226,10 +245,7 @@ def _run_dask(session, frames, settings, ctx, take, client, n_workers, scheduler
     t0 = time.perf_counter()
     summary = BatchSummary(total=len(frames))
     path = os.path.abspath(str(session.source.path))
-    ms = session.mask_settings
-    mask = (int(ms.out_bits), bool(ms.invert)) if ms.enabled and session.mask_stack is not None else None
-    if session.mask_stack is not None and getattr(session.mask_stack, "path", None) is None:
-        mask = None
+    mask = _dask_mask(session)
     workers = int(n_workers or 2)
     size = int(chunk_size or max(1, min(8, -(-len(frames) // (4 * workers)))))
     fn = partial(fit_frames_from_file, path, session.stack_path, settings=settings, mask=mask,

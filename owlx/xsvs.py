@@ -56,13 +56,15 @@ __all__ = ["XsvsRun", "XsvsSettings", "XsvsSetup", "load_results", "prepare", "r
 
 @dataclass
 class XsvsSetup:
-    """What a run analyses: rings, valid mask (True = valid), flat field (or None) and centre
-    ``(row0, col0)`` (0-based pixel centres)."""
+    """What a run analyses: rings, valid mask (True = valid), flat field (or None), centre
+    ``(row0, col0)`` (0-based pixel centres) and the convention the file's cenx/ceny were read
+    with (compat mode reads them 1-based whatever the project says)."""
 
     rings: Rings
     valid: np.ndarray
     flat: np.ndarray | None
     center: tuple[float, float]
+    center_convention: str = "pyxsvs_1based"
 
 
 @dataclass
@@ -99,7 +101,7 @@ def prepare(project: XsvsProject, settings: XsvsSettings) -> XsvsSetup:
     row0, col0 = center_to_internal(project.cenx, project.ceny, convention)
     qmap = q_map(shape, row0, col0, project.wavelength_A, project.pix_mm, project.sddist_mm)
     rings = make_rings(qmap, valid, ring_centres(project.q1, project.q2, project.qs), project.dq)
-    return XsvsSetup(rings, valid, flat, (row0, col0))
+    return XsvsSetup(rings, valid, flat, (row0, col0), convention)
 
 
 def _first_frame_shape(project: XsvsProject) -> tuple[int, int]:
@@ -210,7 +212,8 @@ def write_outputs(run: XsvsRun, h5_path: str, csv_path: str | None = None, histo
     """Write the HDF5 results and the CSV summary (default: ``<h5 stem>_summary.csv`` beside
     it), and optionally the long histogram CSV. Returns {"h5": …, "csv": …[, "histogram_csv": …]}."""
     setup = run.setup
-    out = {"h5": write_results_h5(h5_path, run.project, run.settings, setup.rings, setup.valid, run.exposures)}
+    out = {"h5": write_results_h5(h5_path, run.project, run.settings, setup.rings, setup.valid, run.exposures,
+                                  center=setup.center, center_convention=setup.center_convention)}
     csv_path = csv_path or os.path.splitext(os.fspath(h5_path))[0] + "_summary.csv"
     out["csv"] = write_summary_csv(csv_path, run.exposures)
     if histogram_csv:

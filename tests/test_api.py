@@ -110,6 +110,13 @@ def test_fit_job_is_a_job_with_progress(demo):
     s.close()
 
 
+def test_a_mistyped_fit_setting_is_a_parameter_error(demo):
+    s = owlx.open(str(demo))
+    with pytest.raises(ParameterError, match="unknown fit setting diamter_method"):
+        s.fit_job(diamter_method="pixelwise")
+    s.close()
+
+
 def test_tags_by_name(demo):
     s = owlx.open(str(demo))
     s.frame_index = 4

@@ -222,3 +222,33 @@ def _slow_square(x):
 
     time.sleep(0.05)
     return x * x
+
+
+def test_dask_workers_apply_the_mask_dataset_the_session_uses(tmp_path, monkeypatch):
+    """Workers open the file themselves: they must read the mask the session shows, and an
+    in-memory mask (which cannot reach them) is refused before the job starts."""
+    from owlx import sizing
+    from owlx.errors import OwlxError
+
+    path = _plain_file(tmp_path / "m.cxi", 2)
+    other = np.zeros((8, 8), np.uint16)
+    other[:, :3] = 1  # bit 0x1: invalid
+    with h5py.File(path, "a") as f:
+        f.create_dataset(G + "/mask_shared", data=np.zeros((8, 8), np.uint16))
+        f.create_dataset(G + "/other_mask", data=other)
+    seen = []
+
+    def fake_fit_batch(frames, load, settings, on_result=None, start=None):
+        seen.extend(load(i)[1] for i in frames)
+
+    monkeypatch.setattr(sizing, "fit_batch", fake_fit_batch)
+    sizing.fit_frames_from_file(str(path), G + "/data", [0], None, mask=(1, False))
+    sizing.fit_frames_from_file(str(path), G + "/data", [0], None, mask=(1, False, G + "/other_mask"))
+    assert seen[0].all() and int(seen[1].sum()) == 8 * 5
+    s = owlx.open(str(path))
+    s.set_mask_dataset(G + "/other_mask")
+    assert sizing._dask_mask(s) == (int(s.mask_settings.out_bits), bool(s.mask_settings.invert), G + "/other_mask")
+    s.set_mask_array(np.ones((8, 8), bool))
+    with pytest.raises(OwlxError, match="in memory"):
+        sizing_job(s, None, n_workers=1)
+    s.close()

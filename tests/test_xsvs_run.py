@@ -75,6 +75,20 @@ def test_full_input_reports_missing_exposures_and_writes_every_field(inputs, tmp
     assert float(rows[10]["beta"]) == pytest.approx(run.exposures[1].rings[1].beta, rel=1e-15)
 
 
+def test_compat_records_the_centre_convention_it_used(inputs, tmp_path):
+    """Compat reads cenx/ceny 1-based whatever the project says; the file must say so too."""
+    project = read_project(inputs / "xsvs_input_subset.txt", center_convention="zero_based")
+    project.exposures = project.exposures[:1]
+    out = tmp_path / "compat.h5"
+    assert run_inline(xsvs_job(project, XsvsSettings.compat(), output=str(out), max_frames=2)).ok
+    with h5py.File(out, "r") as f:
+        a = f["/xsvs"].attrs
+        assert a["center_convention"] == "pyxsvs_1based"
+        assert (a["row0"], a["col0"]) == pytest.approx((118.31 - 1, 125.01 - 1), abs=1e-12)
+        assert (a["cenx"], a["ceny"]) == (125.01, 118.31)
+        assert f["/xsvs/geometry/ring_npix"][:2].tolist() == [553, 1012]  # the 1-based rings
+
+
 def test_cancel_stops_the_run_and_writes_nothing(inputs, tmp_path):
     job = xsvs_job(read_project(inputs / "xsvs_input_subset.txt"), output=str(tmp_path / "res.h5"), max_frames=4)
 

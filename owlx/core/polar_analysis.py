@@ -10,9 +10,10 @@ Per frame (:func:`frame_rings`):
    ``±half_width`` rows;
 4. per ring: a periodic fit, then peak/outlier removal (modified z-score of ring − fit at
    ``peak_thresh``, windows of ``±thick`` bins), then (``subtract_fit``) the refit is subtracted;
-5. the pairing feature: the periodic fit of the ring at ``pair_radius`` divided by its mean
-   (LOKI's "cheby_fit_compare"), as ``cheb_raw`` (LOKI) or ``cheb_unit``; NaN when that ring
-   has too few valid bins or a zero mean (such frames are left out of the pairing).
+5. the pairing feature: the periodic fit of the ring at ``pair_radius``, after peak removal and
+   before any fit subtraction, divided by its mean (LOKI's "cheby_fit_compare"), as
+   ``cheb_raw`` (LOKI) or ``cheb_unit``; NaN when that ring has too few valid bins or a zero
+   mean (such frames are left out of the pairing).
 
 Over frames (:func:`correlate_frames`): optional polarisation correction, pairing of shots by
 feature distance (or consecutive shots, or no differences), the mask-normalised difference
@@ -169,17 +170,23 @@ def make_polar_map(settings: PolarSettings, shape: tuple[int, int]) -> PolarMap:
     return polar_map(settings.center_xy, settings.r_min, settings.r_max, settings.n_phi, shape, settings.method)
 
 
-def _clean_ring(ring, mask, s: PolarSettings):
-    """Peak removal against a first periodic fit, then the optional fit subtraction."""
-    removed = 0
-    if s.peak_thresh is not None and np.count_nonzero(ring[mask]) > s.deg:
-        coef = fit_periodic(ring, mask, s.deg, s.overlap).cheb_raw
-        ring, new_mask, _ = remove_peaks(ring, mask, s.thick, s.peak_thresh, coef=coef, wrap=True)
-        removed = int(np.count_nonzero(mask & ~new_mask))
-        mask = new_mask
-    if s.subtract_fit and np.count_nonzero(ring[mask]) > s.deg:
-        ring = (ring - fit_periodic(ring, mask, s.deg, s.overlap).yfit) * mask
-    return ring, mask, removed
+def _remove_peaks(ring, mask, s: PolarSettings):
+    """Peak removal against a first periodic fit (LOKI ``make_db``); returns (ring, mask, n removed)."""
+    if s.peak_thresh is None or np.count_nonzero(ring[mask]) <= s.deg:
+        return ring, mask, 0
+    coef = fit_periodic(ring, mask, s.deg, s.overlap).cheb_raw
+    ring, new_mask, _ = remove_peaks(ring, mask, s.thick, s.peak_thresh, coef=coef, wrap=True)
+    return ring, new_mask, int(np.count_nonzero(mask & ~new_mask))
+
+
+def _pair_feature(ring, mask, s: PolarSettings) -> np.ndarray:
+    """The periodic fit of ``ring``/its mean over the valid bins (NaN when it cannot be fitted)."""
+    valid = ring[mask]
+    mean = valid.mean() if valid.size else 0.0
+    if valid.size <= s.deg or mean == 0 or np.count_nonzero(valid) <= s.deg:
+        return np.full(s.deg + 1, np.nan)
+    fit = fit_periodic(ring / mean, mask, s.deg, s.overlap)
+    return fit.cheb_raw if s.feature == "cheb_raw" else fit.cheb_unit
 
 
 def frame_rings(image: np.ndarray, mask: np.ndarray | None, pmap: PolarMap, settings: PolarSettings) -> FrameRings:
@@ -193,13 +200,12 @@ def frame_rings(image: np.ndarray, mask: np.ndarray | None, pmap: PolarMap, sett
     feature = np.full(s.deg + 1, np.nan)
     for k, row in enumerate(rows):
         ring, m = ring_profile(polar, pmask, row, s.half_width)
+        ring, m, n_rm = _remove_peaks(ring, m, s)
         if s.band_lo + k == s.pair_row_radius and s.pairing == "fits":
-            valid = ring[m]
-            mean = valid.mean() if valid.size else 0.0
-            if valid.size > s.deg and mean != 0:
-                fit = fit_periodic(ring / mean, m, s.deg, s.overlap)
-                feature = fit.cheb_raw if s.feature == "cheb_raw" else fit.cheb_unit
-        ring, m, n_rm = _clean_ring(ring, m, s)
+            # the feature comes from the cleaned ring, so a Bragg peak does not decide the pairing
+            feature = _pair_feature(ring, m, s)
+        if s.subtract_fit and np.count_nonzero(ring[m]) > s.deg:
+            ring = (ring - fit_periodic(ring, m, s.deg, s.overlap).yfit) * m
         rings[k], masks[k] = ring, m
         removed += n_rm
     return FrameRings(rings, masks, feature, radial_profile(polar, pmask), removed)

@@ -18,13 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from owlx.core.polar_angles import q_of_radius as polar_q_of_radius
 from owlx.errors import ParameterError
+
+MAX_RINGS = 10_000  # far beyond any analysis; a mistyped q step would otherwise exhaust memory
 
 
 def q_of_radius(r_px, wavelength_A: float, pix_mm: float, sddist_mm: float):
-    """q [Å⁻¹] at ``r_px`` pixels from the beam: ``(4π/λ)·sin(½·arctan(r·pix/sddist))``."""
-    r = np.asarray(r_px, dtype=np.float64)
-    return (4.0 * math.pi / wavelength_A) * np.sin(np.arctan(r * pix_mm / sddist_mm) / 2.0)
+    """q [Å⁻¹] at ``r_px`` pixels from the beam: ``(4π/λ)·sin(½·arctan(r·pix/sddist))``, in the
+    argument order and units of pyxsvs files (the formula is :func:`owlx.core.polar_angles.q_of_radius`)."""
+    return polar_q_of_radius(r_px, pix_mm, sddist_mm, wavelength_A)
 
 
 def q_map(shape: tuple[int, int], row0: float, col0: float, wavelength_A: float, pix_mm: float,
@@ -48,6 +51,9 @@ def ring_centres(q1: float, q2: float, qs: float) -> np.ndarray:
     if not (q1 >= 0 and q2 >= q1):
         raise ParameterError(f"the q range q1 = {q1} … q2 = {q2} must satisfy 0 ≤ q1 ≤ q2")
     n = round((q2 - q1) / qs) + 1
+    if n > MAX_RINGS:
+        raise ParameterError(f"q1 = {q1} … q2 = {q2} in steps of qs = {qs} gives {n} rings (at most {MAX_RINGS}): "
+                             "check the q step")
     return q1 + np.arange(n, dtype=np.float64) * qs
 
 

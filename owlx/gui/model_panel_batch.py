@@ -57,6 +57,7 @@ class ModelBatchMixin:
         self._model_failed.clear()
         self._model_batch_model = model
         self._model_batch_path = os.path.realpath(str(s.source.path))
+        self._model_batch_stack = s.stack_path
         self._model_batch_t0 = time.monotonic()
         self.model_panel.set_batch_state(True, f"0 / {len(frames)}")
         self._model_batch_handle = self.jobs.submit(
@@ -98,6 +99,7 @@ class ModelBatchMixin:
         self._model_batch_handle = None
         self._model_batch_model = None
         self._model_batch_path = None
+        self._model_batch_stack = None
         summary = outcome.value
         if summary is not None:
             how = "cancelled" if outcome.status == "cancelled" else "finished"

@@ -51,6 +51,7 @@ class ModelMixin(ModelBatchMixin):
         self._model_batch_handle = None
         self._model_batch_model: ModelResults | None = None
         self._model_batch_path: str | None = None
+        self._model_batch_stack: str | None = None
         self._model_batch_t0 = 0.0
         self._model_failed: set[int] = set()
         self._overlay_busy = False
@@ -122,10 +123,18 @@ class ModelMixin(ModelBatchMixin):
             self.model_overlay.hide()
         path = os.path.realpath(str(source.path)) if source is not None else None
         if self._model_batch_handle is not None and path != self._model_batch_path:
-            self._model_batch_handle.cancel()  # another file: its frames are not ours to fit
+            self._model_batch_abandon()  # another file: its frames are not ours to fit
+
+    def _model_batch_abandon(self) -> None:
+        """Cancel the batch and drop the records still in flight: the job reads the session's
+        current stack, so frames loaded after a dataset change are not the batch's frames."""
+        self._model_batch_handle.cancel()
+        self._model_batch_model = None
 
     def _model_on_stack(self) -> None:
         s, p = self.session, self.model_panel
+        if self._model_batch_handle is not None and s.stack_path != self._model_batch_stack:
+            self._model_batch_abandon()
         self._model_failed.clear()
         m = s.model
         info = m if m is not None else ModelResults("/", 0, geometry=s.geometry)

@@ -27,7 +27,7 @@ import owlx
 from owlx.core.xsvs_analysis import ExposureResult, RingResult, XsvsSettings
 from owlx.core.xsvs_rings import Rings
 from owlx.errors import FileFormatError
-from owlx.io.xsvs_project import XsvsProject
+from owlx.io.xsvs_project import XsvsProject, center_to_internal
 
 ROOT = "/xsvs"
 SUMMARY_COLUMNS = ("exposure", "exp_time_s", "q_invA", "npix", "n_frames", "K", "K_stddev", "M", "M_stddev", "beta",
@@ -75,11 +75,15 @@ def _write_ring(group: h5py.Group, ring: RingResult, mode: str) -> None:
 
 
 def write_results_h5(path: str, project: XsvsProject, settings: XsvsSettings, rings: Rings, valid: np.ndarray,
-                     exposures: Iterable[ExposureResult]) -> str:
-    """Write the results file (replacing ``path``); returns its absolute path."""
+                     exposures: Iterable[ExposureResult], center: tuple[float, float] | None = None,
+                     center_convention: str | None = None) -> str:
+    """Write the results file (replacing ``path``); returns its absolute path. ``center``
+    ``(row0, col0)`` and ``center_convention`` are those the rings were built with (default:
+    the project's); ``cenx``/``ceny`` are written as the file gave them."""
     path = os.path.abspath(os.fspath(path))
     tmp = path + ".part"
-    row0, col0 = project.center
+    convention = center_convention or project.center_convention
+    row0, col0 = center if center is not None else center_to_internal(project.cenx, project.ceny, convention)
     try:
         with h5py.File(tmp, "w") as f:
             root = f.create_group(ROOT)
@@ -88,7 +92,7 @@ def write_results_h5(path: str, project: XsvsProject, settings: XsvsSettings, ri
             a["created"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
             a["input_ini"] = project.ini_text or ""
             a["input_path"] = project.ini_path or ""
-            a["center_convention"] = project.center_convention
+            a["center_convention"] = convention
             a["row0"], a["col0"] = row0, col0
             a["cenx"], a["ceny"] = project.cenx, project.ceny
             a["pyxsvs_compat"] = bool(settings.pyxsvs_compat)

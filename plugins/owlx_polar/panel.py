@@ -6,7 +6,7 @@
 * "Polar image" resamples the shown frame; "Correlate" runs the chain over the chosen frame set
   (selection, a tag or all frames, in view order) with progress in the status bar and here;
   "Cancel" stops it between frames.
-* "Export HDF5…" / "Export CSV…" write the last result (:mod:`owlx_polar.export`).
+* "Export HDF5…" / "Export CSV…" write the last result in a job (:mod:`owlx_polar.export`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 from PyQt5 import QtCore, QtWidgets
 
 from owlx.errors import OwlxError
+from owlx.jobs import Job
 from owlx_polar.controls import PolarControls
 from owlx_polar.export import export_csv, export_hdf5
 from owlx_polar.frame_sets import frame_set, frame_set_choices
@@ -250,11 +251,23 @@ class PolarPanel(QtWidgets.QWidget):
     def _ask_export(self, fmt: str) -> None:
         filt = "HDF5 (*.h5 *.hdf5)" if fmt == "hdf5" else "CSV (*.csv)"
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export correlation", "", filt)
-        if not path:
-            return
-        try:
-            written = self.export(path, fmt)
-        except OwlxError as err:
-            self._fail(str(err))
-            return
-        self.ctx.status(f"wrote {', '.join(str(p) for p in written)}")
+        if path:
+            self.export_in_job(path, fmt)
+
+    def export_in_job(self, path: str, fmt: str) -> bool:
+        """Write the last result as a job (files are not written on the GUI thread); the
+        status bar names the files written, errors go to ``ctx.error``."""
+        if self.result is None:
+            self._fail("nothing to export: run a correlation first")
+            return False
+        result = self.result
+
+        def write(_ctx):
+            return [export_hdf5(result, path)] if fmt == "hdf5" else export_csv(result, path)
+
+        def done(outcome) -> None:
+            if not self._failed(outcome, "export"):
+                self.ctx.status(f"wrote {', '.join(str(p) for p in outcome.value)}")
+
+        self.ctx.run_job(Job(write, name="polar: export"), on_finished=done)
+        return True

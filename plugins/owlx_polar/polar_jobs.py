@@ -34,7 +34,8 @@ __all__ = ["FrameReader", "PolarPreview", "centre_job", "correlation_job", "prev
 
 class FrameReader:
     """Frames and validity masks (True = valid) of the session's current stack, as it was when
-    the reader was made."""
+    the reader was made. Reads hold the session's ``io_lock``: a save closes and reopens the
+    file while holding it, and these reads run on worker threads."""
 
     def __init__(self, session):
         if session.stack is None:
@@ -42,19 +43,22 @@ class FrameReader:
         self.stack = session.stack
         self.mask_stack = session.mask_stack
         self.mask_settings = session.mask_settings
+        self.io_lock = session.io_lock
         self.shape = tuple(self.stack.frame_shape)
 
     def __len__(self) -> int:
         return len(self.stack)
 
     def frame(self, index: int) -> np.ndarray:
-        return np.asarray(self.stack[int(index)])
+        with self.io_lock:
+            return np.asarray(self.stack[int(index)])
 
     def mask(self, index: int) -> np.ndarray | None:
         ms = self.mask_settings
         if self.mask_stack is None or not ms.enabled:
             return None
-        raw = self.mask_stack[0 if len(self.mask_stack) == 1 else int(index)]
+        with self.io_lock:
+            raw = self.mask_stack[0 if len(self.mask_stack) == 1 else int(index)]
         return valid_from_bits(raw, ms.out_bits, ms.invert)
 
 

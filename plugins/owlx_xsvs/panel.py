@@ -205,7 +205,7 @@ class XsvsPanel(QtWidgets.QWidget):
     def _on_result(self, item) -> None:
         if isinstance(item, XsvsSetup):
             rings = item.rings
-            self.plots.set_q_values(rings.q)
+            self.plots.set_q_values(rings.q, reset=True)
             self.progress_label.setText(f"{rings.n_rings} rings, {int(rings.npix.sum())} pixels")
             self.show_rings()
         elif isinstance(item, ExposureResult):
@@ -243,8 +243,10 @@ class XsvsPanel(QtWidgets.QWidget):
         def done(outcome) -> None:
             if outcome.ok:
                 self.ctx.status(f"saved {outcome.value['h5']} and {outcome.value['csv']}")
-            else:
+            elif outcome.status == "failed":
                 self.ctx.error(str(outcome.error))
+            else:
+                self.ctx.status("saving the XSVS results was cancelled")
 
         self.ctx.run_job(Job(lambda _ctx: write_outputs(run, path), name="save XSVS results"), on_finished=done)
         return True

@@ -208,6 +208,7 @@ class XsvsPlots(QtWidgets.QTabWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.exposures: list = []
+        self.q_values = np.zeros(0)
         self.histogram = HistogramPlot()
         self.beta = BetaPlot()
         self.trace = TracePlot()
@@ -243,8 +244,13 @@ class XsvsPlots(QtWidgets.QTabWidget):
         layout.addWidget(plot, 1)
         return box
 
-    def set_q_values(self, q: np.ndarray) -> None:
-        """New rings: the plots start afresh."""
+    def set_q_values(self, q: np.ndarray, reset: bool = False) -> None:
+        """New rings: the plots start afresh. The same rings again (a form edit that does not
+        move them) keep what is shown, unless ``reset`` (a new run)."""
+        q = np.asarray(q, dtype=np.float64)
+        if not reset and np.array_equal(q, self.q_values):
+            return
+        self.q_values = q
         self.q_choice.blockSignals(True)
         self.q_choice.clear()
         self.q_choice.addItems([f"{v:.4g} Å⁻¹" for v in q])

@@ -39,6 +39,8 @@ def test_ring_centres_count_and_values():
     assert np.allclose(np.diff(q), 0.001)
     with pytest.raises(ParameterError):
         ring_centres(0.002, 0.010, 0.0)
+    with pytest.raises(ParameterError, match="rings"):  # a mistyped step, not 8 million rings
+        ring_centres(0.002, 0.010, 1e-9)
 
 
 def test_ring_bounds_are_inclusive_and_masked_pixels_excluded():

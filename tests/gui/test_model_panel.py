@@ -262,7 +262,7 @@ def test_batch_can_be_cancelled_keeps_completed_frames_and_runs_once_per_file(wi
     qtbot.waitUntil(lambda: m.fitted.sum() + len(window._model_failed) >= 2, timeout=10000)
     # a second batch on the same file is refused, by the window and by the sizing job itself
     window.fit_all_frames()
-    assert "already running" in window.statusBar().currentMessage() or "running" in window.statusBar().currentMessage()
+    assert "a sizing batch is running on this file" in window.statusBar().currentMessage()
     outcome = run_inline(sizing_job(window.session, [0], apply=False), raise_errors=False)
     assert outcome.status == "failed" and isinstance(outcome.error, OwlxError)
     window.model_fit("recipe")
@@ -283,6 +283,28 @@ def test_batch_can_be_cancelled_keeps_completed_frames_and_runs_once_per_file(wi
     window.fit_all_frames()
     qtbot.waitUntil(lambda: window._model_batch_handle is None, timeout=20000)
     assert m.fitted.sum() >= N - 1
+
+
+def test_another_dataset_cancels_the_batch_and_its_frames_are_not_stored(window, qtbot, monkeypatch):
+    """The batch reads the session's current stack: after a dataset change, frames still in
+    flight come from the new dataset and must not land in the old dataset's results."""
+    real = recipe.fit_frame
+
+    def slow(*args, **kwargs):
+        time.sleep(0.15)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(recipe, "fit_frame", slow)
+    m = window.session.model
+    events = []
+    m.on_change = lambda frames: events.append(list(frames))
+    window.fit_all_frames()
+    qtbot.waitUntil(lambda: len(events) >= 1, timeout=10000)
+    window.session.select_stack("/entry_1/image_1/mask_shared")  # one frame: frames 1… do not exist there
+    after = len(events)
+    qtbot.waitUntil(lambda: window._model_batch_handle is None, timeout=5000)
+    assert len(events) == after  # nothing applied after the switch
+    assert "cancelled" in window.model_panel.batch_label.text()
 
 
 def test_screenshot(window, qtbot, tmp_path):

@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import json
+import threading
 
 import h5py
 import numpy as np
@@ -113,3 +114,18 @@ def test_export_hdf5_and_csv_read_back(session, tmp_path):
     np.testing.assert_allclose([float(v) for v in rows[1][1:]], res.corr[:, 0], rtol=1e-9)
     cos = np.loadtxt(written[1], delimiter=",", skiprows=1)
     assert cos.shape == (40, 2)
+
+
+def test_reader_reads_under_the_session_io_lock(session):
+    """Jobs read on worker threads; a save holds io_lock while it closes and reopens the file."""
+    reader = FrameReader(session)
+    got = []
+    with session.io_lock:
+        worker = threading.Thread(target=lambda: got.append((reader.frame(2), reader.mask(2))))
+        worker.start()
+        worker.join(0.3)
+        assert worker.is_alive() and not got  # waits for the lock
+    worker.join(10)
+    frame, mask = got[0]
+    np.testing.assert_array_equal(frame, session.frame(2))
+    np.testing.assert_array_equal(mask, session.valid_mask(2))

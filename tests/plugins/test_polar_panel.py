@@ -18,7 +18,7 @@ def prepare(panel):
     c.deg.setValue(6)
 
 
-def test_panel_correlates_the_demo_frames_as_a_job_and_plots_it(plugin_window, open_panel, qtbot):
+def test_panel_correlates_the_demo_frames_as_a_job_and_plots_it(plugin_window, open_panel, qtbot, tmp_path):
     w = plugin_window
     panel = open_panel(w, PANEL_TITLE)
     prepare(panel)
@@ -40,6 +40,9 @@ def test_panel_correlates_the_demo_frames_as_a_job_and_plots_it(plugin_window, o
     assert rx[0] == 6
     assert panel.progress.value() == panel.progress.maximum()
     assert panel.correlate_button.isEnabled() and panel.export_h5_button.isEnabled()
+    assert panel.export_in_job(str(tmp_path / "corr.csv"), "csv")  # written by a job, not the GUI thread
+    qtbot.waitUntil(lambda: (tmp_path / "corr_cos_psi.csv").exists(), timeout=10000)
+    assert np.loadtxt(tmp_path / "corr.csv", delimiter=",", skiprows=1).shape == (120, 9)
 
 
 def test_cancel_stops_the_correlation(plugin_window, open_panel, qtbot):

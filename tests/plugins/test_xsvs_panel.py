@@ -45,6 +45,8 @@ def test_panel_runs_the_subset_project_and_shows_beta(qtbot, plugin_window, pane
     assert panel.plots.histogram.n_curves == 6
     assert panel.progress.value() == panel.progress.maximum() == 6 * 12
     assert panel.save_button.isEnabled()
+    panel.form.changed.emit()  # a form edit that does not move the rings keeps the plots
+    assert len(beta.listDataItems()) == 9 and panel.plots.histogram.n_curves == 6
 
 
 def test_panel_cancels_a_run(qtbot, panel):
