@@ -12,24 +12,36 @@ In the GUI the records must reach the model on the GUI thread (a save closes and
 and emits session events that widgets observe): ``apply=False`` makes the job only stream them
 (``ctx.emit``), and the window applies them and leaves saving to Ctrl+S. Only one batch runs per
 data file at a time in a process (:func:`batch_running`).
+
+Which frames a batch fits (spec/viewer.md B1) is :func:`batch_frames`: the display order, the
+frames of the display order carrying a tag, or the selected frame, optionally without the frames
+already fitted (finite ``fitError``). :class:`BatchTally` keeps the live summary of a running
+batch (frames ok / failed, median diameter so far).
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from owlx.core.sphere_recipe import BatchSummary, fit_batch
 from owlx.core.sphere_records import FitSettings, SphereFitResult
-from owlx.errors import JobCancelled, OwlxError
+from owlx.errors import JobCancelled, OwlxError, ParameterError
 from owlx.jobs import Job, JobContext, run_on_dask
 
-__all__ = ["batch_running", "fit_frames_from_file", "sizing_job"]
+__all__ = ["BATCH_SCOPES", "BatchPlan", "BatchTally", "batch_frames", "batch_running", "fit_frames_from_file",
+           "sizing_job"]
+
+#: Batch scopes (spec/viewer.md B1): the display order, its frames carrying a tag, the selected frame.
+BATCH_SCOPES = ("view", "tag", "selected")
 
 _running: set[str] = set()  # data files (real paths) with a batch in progress
 _running_lock = threading.Lock()
@@ -58,6 +70,112 @@ def _claim(key: str) -> None:
 def _release(key: str) -> None:
     with _running_lock:
         _running.discard(key)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """The frames a batch fits, in the order it fits them, and what was left out.
+
+    ``n_scope`` frames were in the scope; ``n_skipped`` of them were already fitted and skipped;
+    ``n_hidden`` (tag scope) carry the tag but are hidden by the filters, so they are not fitted.
+    ``empty`` says why there is nothing to fit (a sentence), or is "".
+    """
+
+    frames: tuple[int, ...]
+    scope: str
+    tag: str | None = None
+    n_scope: int = 0
+    n_skipped: int = 0
+    n_hidden: int = 0
+
+    @property
+    def empty(self) -> str:
+        if self.frames:
+            return ""
+        if self.n_scope:
+            return f"nothing to fit: the {self.n_scope} frame(s) of the scope are already fitted"
+        if self.scope == "tag":
+            hidden = f" ({self.n_hidden} are hidden by the filters)" if self.n_hidden else ""
+            return f"no frame in the view order carries tag '{self.tag}'{hidden}"
+        return "no frames in the view order"
+
+
+def batch_frames(session, scope: str = "view", tag: str | int | None = None,
+                 skip_fitted: bool = False) -> BatchPlan:
+    """Frames of ``session`` a batch fits (spec/viewer.md B1), as a :class:`BatchPlan`.
+
+    ``scope``: ``view`` — the display order (``session.order``, after sort and filters);
+    ``tag`` — the frames of the display order that carry ``tag`` (a name or row), in display
+    order; ``selected`` — ``session.frame_index``. With ``skip_fitted`` frames whose ``fitError``
+    in ``session.model`` is finite are left out (a failed fit has NaN and is fitted again).
+    Raises :class:`~owlx.errors.ParameterError` for an unknown scope or tag.
+    """
+    scope = str(scope).strip().lower()
+    if scope not in BATCH_SCOPES:
+        raise ParameterError(f"unknown batch scope {scope!r}: use {', '.join(BATCH_SCOPES)}")
+    if session.stack is None:
+        raise OwlxError("no stack is open")
+    order = np.asarray(session.order, dtype=np.int64)
+    n_hidden, name = 0, None
+    if scope == "view":
+        frames = order
+    elif scope == "selected":
+        frames = np.array([int(session.frame_index)], dtype=np.int64)
+    else:
+        tags = session.tags
+        if tag is None or (isinstance(tag, str) and not tag):
+            raise ParameterError("choose a tag for the batch" if len(tags) else
+                                 "the stack has no tags: create one in the tag editor, or choose another scope")
+        try:
+            row = tags.index(tag)
+        except OwlxError as err:
+            raise ParameterError(str(err)) from None
+        name = tags.names[row]
+        members = np.asarray(tags.members[row], dtype=bool)
+        frames = order[members[order]]
+        n_hidden = int(np.count_nonzero(members)) - int(frames.size)
+    n_scope = int(frames.size)
+    if skip_fitted and session.model is not None:
+        fitted = session.model.fitted
+        frames = frames[~fitted[frames]]
+    return BatchPlan(tuple(int(i) for i in frames), scope, name, n_scope, n_scope - int(frames.size), n_hidden)
+
+
+@dataclass
+class BatchTally:
+    """Live summary of a running batch: frames ``n_ok`` / ``n_failed`` out of ``total`` and the
+    median fitted diameter so far [nm] (over the ``ok`` records with a finite diameter)."""
+
+    total: int
+    n_ok: int = 0
+    n_failed: int = 0
+    _diameters: list = field(default_factory=list)  # sorted, so the median is a lookup
+
+    def add(self, record: SphereFitResult) -> None:
+        if record.status == "ok":
+            self.n_ok += 1
+            d = float(record.diameter_nm)
+            if math.isfinite(d):
+                bisect.insort(self._diameters, d)
+        else:
+            self.n_failed += 1
+
+    @property
+    def done(self) -> int:
+        return self.n_ok + self.n_failed
+
+    @property
+    def median_nm(self) -> float:
+        """Median diameter of the frames fitted so far [nm]; NaN before the first."""
+        d, n = self._diameters, len(self._diameters)
+        if not n:
+            return math.nan
+        return d[n // 2] if n % 2 else 0.5 * (d[n // 2 - 1] + d[n // 2])
+
+    def text(self) -> str:
+        """``4 ok, 1 failed, median 45.3 nm`` (the median only once a frame was fitted)."""
+        med = self.median_nm
+        return f"{self.n_ok} ok, {self.n_failed} failed" + (f", median {med:.1f} nm" if math.isfinite(med) else "")
 
 
 def fit_frames_from_file(path: str, dataset: str, frames: Sequence[int], settings: FitSettings,

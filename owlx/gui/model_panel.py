@@ -1,5 +1,5 @@
 """The Model panel (Ctrl+M): experiment, per-frame sphere parameters, fit settings, overlay
-options and the fit buttons (spec/viewer.md Mo1–Mo3, Mo7, Mo8, B1, B2).
+options, the fit buttons and batch sizing's scope (spec/viewer.md Mo1–Mo3, Mo7, Mo8, B1, B2).
 
 The panel is a form and nothing more: it shows values, reports edits and button clicks through
 signals, and computes nothing (the window runs the fits as jobs, :mod:`owlx.gui.window_model`).
@@ -11,6 +11,8 @@ Values are in the units users know and under Owl's dataset names (formats.md §2
   ``_blurRadius``, ``_nrEval``, ``_doPhotonCounting`` and the four method names;
 * per frame (:meth:`frame_values`): ``offCenterX``/``offCenterY`` (px, offset from the array
   middle ((W−1)/2, (H−1)/2)), ``diameterNM``, ``intensityMJUM2`` (mJ/µm²), ``maskRadius`` (px);
+* batch (:meth:`batch_choice`): all frames in view order, the frames with a tag, or the selected
+  frame; "skip frames already fitted";
 * overlay (:meth:`overlay_options`): split (``_visibility`` × 100), minima grey level
   (``_modelMinimaAlpha`` × 100), model on the left, Poisson sampling, show mask.
 
@@ -34,9 +36,21 @@ INTENSITY_METHODS = ("nrphotons", "pixelwise")
 MODEL_METHODS = ("fast", "refine")
 FIT_BUTTONS = (("center", "Find centre"), ("diameter", "Fit diameter"), ("intensity", "Fit intensity"),
                ("model", "Fit model"), ("recipe", "Run recipe"))
+#: batch scope (owlx.sizing.BATCH_SCOPES) -> the text the scope box shows
+BATCH_SCOPE_TEXT = {"view": "All frames (view order)", "tag": "Frames with tag", "selected": "Selected frame"}
 FRAME_NAMES = ("offCenterX", "offCenterY", "diameterNM", "intensityMJUM2", "maskRadius")
 ERROR_NAMES = ("fitError", "fitErrorOffCenterX", "fitErrorOffCenterY", "fitErrorDiameterNM",
                "fitErrorIntensityMJUM2")
+
+
+@dataclass(frozen=True)
+class BatchChoice:
+    """What "Fit batch" fits: ``scope`` (``view``, ``tag`` or ``selected``), the tag name for
+    the tag scope (None when there is none), and whether already fitted frames are skipped."""
+
+    scope: str = "view"
+    tag: str | None = None
+    skip_fitted: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,7 +96,7 @@ class ModelPanel(QtWidgets.QWidget):
     * ``frame_edited(values)``: per-frame values ({Owl name: value}) were changed by the user;
     * ``overlay_changed()``: an overlay option changed;
     * ``fit_requested(step)``: ``center``, ``diameter``, ``intensity``, ``model`` or ``recipe``;
-    * ``batch_requested()`` / ``cancel_requested()``: Fit all frames in view order / Cancel.
+    * ``batch_requested()`` / ``cancel_requested()``: Fit batch (on :meth:`batch_choice`) / Cancel.
     """
 
     general_edited = QtCore.pyqtSignal(str, object)
@@ -95,6 +109,7 @@ class ModelPanel(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self._filling = False
+        self._batch_running = False
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         # What changes per frame and the buttons first; the file-wide experiment is set once.
@@ -232,17 +247,36 @@ class ModelPanel(QtWidgets.QWidget):
             button.clicked.connect(lambda _=False, s=step: self.fit_requested.emit(s))
             self.buttons[step] = button
             grid.addWidget(button, k // 2, k % 2)
-        self.batch_button = QtWidgets.QPushButton("Fit all frames in view order")
+        # Batch sizing (B1, B2): scope, its tag, "skip fitted", then Fit batch / Cancel and the
+        # live summary, kept to four short rows.
+        row = len(FIT_BUTTONS) // 2 + 1
+        self.batch_scope = QtWidgets.QComboBox()
+        for scope, text in BATCH_SCOPE_TEXT.items():
+            self.batch_scope.addItem(text, scope)
+        self.batch_scope.setToolTip("Frames the batch fits: the display order (after sorting and filters), "
+                                    "the frames of the display order carrying a tag, or the selected frame")
+        self.batch_tag = QtWidgets.QComboBox()
+        self.batch_tag.setToolTip("The tag whose frames the batch fits")
+        self.batch_tag.setEnabled(False)
+        self.batch_skip = QtWidgets.QCheckBox("Skip frames already fitted")
+        self.batch_skip.setToolTip("Leave out frames with a finite fit error (failed frames are fitted again)")
+        self.batch_scope.currentIndexChanged.connect(self._batch_scope_changed)
+        grid.addWidget(self.batch_scope, row, 0)
+        grid.addWidget(self.batch_tag, row, 1)
+        grid.addWidget(self.batch_skip, row + 1, 0, 1, 2)
+        self.batch_button = QtWidgets.QPushButton("Fit batch")
+        self.batch_button.setToolTip("Run the recipe on every frame of the chosen scope, as a job (Cancel keeps "
+                                     "the frames done)")
         self.batch_button.clicked.connect(self.batch_requested.emit)
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_requested.emit)
-        row = len(FIT_BUTTONS) // 2 + 1
-        grid.addWidget(self.batch_button, row, 0, 1, 2)
+        grid.addWidget(self.batch_button, row + 2, 0)
+        grid.addWidget(self.cancel_button, row + 2, 1)
         self.batch_label = QtWidgets.QLabel("")
         self.batch_label.setWordWrap(True)
-        grid.addWidget(self.batch_label, row + 1, 0)
-        grid.addWidget(self.cancel_button, row + 1, 1)
+        self.batch_label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        grid.addWidget(self.batch_label, row + 3, 0, 1, 2)
         return box
 
     @staticmethod
@@ -277,6 +311,37 @@ class ModelPanel(QtWidgets.QWidget):
         """(cx px, cy px, diameter nm, intensity mJ/µm²): where a fit starts."""
         v = self.frame_values()
         return v["offCenterX"], v["offCenterY"], v["diameterNM"], v["intensityMJUM2"]
+
+    def batch_choice(self) -> BatchChoice:
+        """The batch scope, tag and "skip frames already fitted" as chosen."""
+        scope = self.batch_scope.currentData()
+        tag = self.batch_tag.currentText() if scope == "tag" and self.batch_tag.count() else None
+        return BatchChoice(scope, tag, self.batch_skip.isChecked())
+
+    def set_batch_choice(self, choice: BatchChoice) -> None:
+        """Show a batch choice (a tag not listed is ignored)."""
+        self.batch_scope.setCurrentIndex(max(0, self.batch_scope.findData(choice.scope)))
+        if choice.tag is not None and self.batch_tag.findText(choice.tag) >= 0:
+            self.batch_tag.setCurrentText(choice.tag)
+        self.batch_skip.setChecked(choice.skip_fitted)
+
+    def set_tag_names(self, names) -> None:
+        """The tags the tag scope offers; the chosen tag stays chosen while it exists, and a
+        renamed one (same row) stays chosen under its new name."""
+        names = list(names)
+        box = self.batch_tag
+        old, row = box.currentText(), box.currentIndex()
+        if names == [box.itemText(k) for k in range(box.count())]:
+            return
+        box.blockSignals(True)
+        box.clear()
+        box.addItems(names)
+        if old in names:
+            box.setCurrentIndex(names.index(old))
+        elif 0 <= row < len(names):
+            box.setCurrentIndex(row)
+        box.blockSignals(False)
+        self._batch_scope_changed()
 
     def overlay_options(self) -> OverlayOptions:
         return OverlayOptions(self.show_model.isChecked(), self.split.value() / 100.0, self.model_on_left.isChecked(),
@@ -344,10 +409,19 @@ class ModelPanel(QtWidgets.QWidget):
             b.setEnabled(not busy)
 
     def set_batch_state(self, running: bool, text: str = "") -> None:
+        """Buttons and scope while a batch runs (the scope is fixed for the run), and its summary."""
+        self._batch_running = running
         self.batch_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
+        self.batch_scope.setEnabled(not running)
+        self.batch_skip.setEnabled(not running)
+        self._batch_scope_changed()
         self.batch_label.setText(text)
         self.set_fitting(running)
+
+    def _batch_scope_changed(self, *_args) -> None:
+        on = self.batch_scope.currentData() == "tag" and self.batch_tag.count() > 0
+        self.batch_tag.setEnabled(on and not self._batch_running)
 
     # -- edits ----------------------------------------------------------------------------------
     def _sync_energy(self) -> None:

@@ -7,7 +7,8 @@
   Edits are stored in ``session.model`` (so Ctrl+S saves them in Owl's layout); Split and Minima
   are stored quietly (Mo10).
 * Each fit button runs one :class:`~owlx.jobs.Job` on the window's runner; its result is stored on
-  the GUI thread. **Fit all frames in view order** and the gallery's diameter labels live in
+  the GUI thread. **Fit batch** (scope: all frames in view order, frames with a tag, the selected
+  frame; optionally skipping fitted frames) and the gallery's diameter labels live in
   :mod:`owlx.gui.model_panel_batch`. One batch per file; fits wait for it.
 * The overlay image is computed in a quiet job after each displayed frame or field change
   (coalesced: at most one in flight), drawn with the data's levels and colour table.
@@ -53,6 +54,8 @@ class ModelMixin(ModelBatchMixin):
         self._model_batch_path: str | None = None
         self._model_batch_stack: str | None = None
         self._model_batch_t0 = 0.0
+        self._model_batch_tally = None
+        self._model_batch_plan = None
         self._model_failed: set[int] = set()
         self._overlay_busy = False
         self._overlay_again = False
@@ -69,12 +72,13 @@ class ModelMixin(ModelBatchMixin):
         p.frame_edited.connect(self._model_frame_edited)
         p.overlay_changed.connect(self._model_overlay_edited)
         p.fit_requested.connect(self.model_fit)
-        p.batch_requested.connect(self.fit_all_frames)
+        p.batch_requested.connect(lambda: self.run_batch())
         p.cancel_requested.connect(self.cancel_sizing)
         s = self.session
         s.stack_changed.connect(lambda *_: self._model_on_stack())
         s.source_changed.connect(self._model_on_source)
         s.frame_changed.connect(lambda *_: self._model_on_frame())
+        s.tags_changed.connect(lambda *_: p.set_tag_names(s.tags.names))
         s.display_changed.connect(lambda *_: self.model_overlay.set_colour_table(self._table))
         self.frame_displayed.connect(lambda *_: self._model_schedule())
         self.gallery.set_labels(self._model_label)
@@ -92,8 +96,15 @@ class ModelMixin(ModelBatchMixin):
             mb.insertMenu(help_action, am) if help_action is not None else mb.addMenu(am)
         self.model_action = self._action(view.menu() if view is not None else am, "&Model panel and overlay",
                                          self.toggle_model, "Ctrl+M")
-        self._action(am, "&Fit all frames in view order", self.fit_all_frames)
+        self._action(am, "&Batch sizing (scope chosen in the Model panel)", self._model_batch_from_menu)
+        self._action(am, "&Fit all frames in view order", lambda: self.fit_all_frames())
         self._action(am, "&Cancel sizing", self.cancel_sizing)
+
+    def _model_batch_from_menu(self) -> None:
+        """Analysis › Batch sizing: show the Model panel (where the scope is chosen) and run."""
+        self.model_dock.show()
+        self.model_dock.raise_()
+        self.run_batch()
 
     # -- showing -------------------------------------------------------------------------------------
     def toggle_model(self) -> None:
@@ -139,6 +150,7 @@ class ModelMixin(ModelBatchMixin):
         m = s.model
         info = m if m is not None else ModelResults("/", 0, geometry=s.geometry)
         p.set_general(*info.setting_values())
+        p.set_tag_names(s.tags.names)
         general = info.general
         p.set_overlay_options(OverlayOptions(
             show=p.show_model.isChecked(), split=float(general.get("_visibility", 0.5)),
