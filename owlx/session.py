@@ -324,6 +324,27 @@ class Session(OrderMixin, ResultsMixin, ScriptingMixin):
             self.mask_stack = mask
         self.mask_changed.emit(self.mask_settings)
 
+    def set_mask_array(self, valid: np.ndarray | None) -> None:
+        """Use an in-memory validity mask (True = valid, one frame's shape) as the mask, or none.
+
+        It is held as a one-frame raw mask with bit 0x1 ("invalid") on the invalid pixels, and
+        the mask settings are made to honour that bit without inversion, so ``valid_mask()`` and
+        the display show exactly ``valid``."""
+        if valid is None:
+            self.set_mask_dataset(None)
+            return
+        if self.stack is None:
+            raise OwlxError("no stack is open")
+        valid = np.asarray(valid, dtype=bool)
+        if valid.shape != tuple(self.stack.frame_shape):
+            raise DatasetError(f"the mask has shape {valid.shape}, the frames {tuple(self.stack.frame_shape)}")
+        from .io.source import ArrayStack
+
+        self.mask_stack = ArrayStack((~valid).astype(np.uint8)[np.newaxis], "<mask array>")
+        ms = self.mask_settings
+        self.mask_settings = replace(ms, enabled=True, invert=False, out_bits=int(ms.out_bits) | 0x1)
+        self.mask_changed.emit(self.mask_settings)
+
     def __repr__(self) -> str:
         if self.source is None:
             return "<Session: nothing open>"

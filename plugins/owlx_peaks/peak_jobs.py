@@ -1,0 +1,205 @@
+"""The peak panel's work as :class:`owlx.jobs.Job` objects (no Qt; they run inline in tests).
+
+Each job reads frames through a :class:`FrameReader` made when the job is made, so switching the
+dataset while a job runs cannot mix two stacks. The algorithms are those of ``owlx.core``:
+
+* :func:`peaks_job` — centre (``autocenter``) and peaks (``bragg_peaks`` or
+  ``bragg_peaks_persistence``) of one frame, as a :class:`PeakResult`;
+* :func:`azimuthal_job` — ``azimuthal_average`` of one frame;
+* :func:`symmetrise_job` — ``nfold`` of one frame;
+* :func:`align_stack_job` — every listed frame aligned onto a reference frame (``Aligner``),
+  as an :class:`AlignedStack`; progress per frame, cancel between frames;
+* :func:`mask_job` — ``CollectionMask`` streamed over the listed frames (True = valid).
+
+Coordinates are (row, col) px.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from owlx.core.align import Aligner
+from owlx.core.autocenter import autocenter
+from owlx.core.azimuthal import azimuthal_average
+from owlx.core.bragg_peaks import bragg_peaks
+from owlx.core.image_shift import shift_image
+from owlx.core.nfold import nfold
+from owlx.core.persistence import bragg_peaks_persistence
+from owlx.core.stack_mask import CollectionMask
+from owlx.errors import OwlxError, ParameterError
+from owlx.io.maskbits import valid_from_bits
+from owlx.jobs import Job
+
+__all__ = [
+    "AlignedStack", "FrameReader", "PeakResult", "align_stack_job", "azimuthal_job", "centre_job", "find_peaks",
+    "mask_job", "peaks_job", "symmetrise_job",
+]
+
+
+class FrameReader:
+    """Frames and validity masks (True = valid) of the session's stack as it was when made."""
+
+    def __init__(self, session):
+        if session.stack is None:
+            raise OwlxError("no stack is open")
+        self.stack = session.stack
+        self.mask_stack = session.mask_stack
+        self.mask_settings = session.mask_settings
+        self.shape = tuple(self.stack.frame_shape)
+        self.name = str(getattr(session, "stack_path", "") or "")
+
+    def __len__(self) -> int:
+        return len(self.stack)
+
+    def frame(self, index: int) -> np.ndarray:
+        return np.asarray(self.stack[int(index)])
+
+    def mask(self, index: int) -> np.ndarray | None:
+        ms = self.mask_settings
+        if self.mask_stack is None or not ms.enabled:
+            return None
+        raw = self.mask_stack[0 if len(self.mask_stack) == 1 else int(index)]
+        return valid_from_bits(raw, ms.out_bits, ms.invert)
+
+
+@dataclass
+class PeakResult:
+    """Centre and peaks of one frame. ``prominence`` is the persistence (NaN for the
+    autocorrelation method); ``intensity`` the frame value at the nearest pixel."""
+
+    index: int
+    centre: np.ndarray  # (row, col)
+    peaks: np.ndarray  # (N, 2) float (row, col)
+    intensity: np.ndarray
+    prominence: np.ndarray
+    method: str
+
+
+def _pixel_values(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
+    if not len(points):
+        return np.zeros(0)
+    rc = np.clip(np.rint(points).astype(int), 0, np.array(frame.shape) - 1)
+    return frame[rc[:, 0], rc[:, 1]].astype(float)
+
+
+def find_peaks(frame, mask, method: str = "autocorrelation", centre=None, prominence: float = 0.0,
+               min_dist: float | None = None, index: int = 0) -> PeakResult:
+    """Centre and peaks of one frame (what :func:`peaks_job` runs)."""
+    frame = np.asarray(frame, dtype=np.float64)
+    if centre is None:
+        centre = autocenter(frame, mask)
+    centre = np.asarray(centre, dtype=float)
+    if method == "autocorrelation":
+        peaks = bragg_peaks(frame, mask, center=centre, min_dist=min_dist)
+        prom = np.full(len(peaks), np.nan)
+    elif method == "persistence":
+        res = bragg_peaks_persistence(frame, mask, center=centre, min_dist=min_dist, prominence=prominence)
+        peaks, prom = res.peaks.astype(float), res.persistence
+    else:
+        raise ParameterError(f"peak method must be 'autocorrelation' or 'persistence', got {method!r}")
+    return PeakResult(int(index), centre, peaks, _pixel_values(frame, peaks), prom, method)
+
+
+def peaks_job(reader: FrameReader, index: int, method: str = "autocorrelation", centre=None,
+              prominence: float = 0.0, min_dist: float | None = None) -> Job:
+    """Centre (unless given) and peaks of frame ``index``; the value is a :class:`PeakResult`."""
+
+    def work(ctx):
+        ctx.progress(0, 1)
+        res = find_peaks(reader.frame(index), reader.mask(index), method, centre, prominence, min_dist, index)
+        ctx.progress(1, 1)
+        return res
+
+    return Job(work, name=f"peaks: {method} on frame {index}")
+
+
+def centre_job(reader: FrameReader, index: int, normalize_bg: bool = True) -> Job:
+    """``autocenter`` of frame ``index``: the value is ((row, col), quality)."""
+
+    def work(ctx):
+        return autocenter(reader.frame(index), reader.mask(index), normalize_bg=normalize_bg, return_quality=True)
+
+    return Job(work, name=f"peaks: centre of frame {index}")
+
+
+def azimuthal_job(reader: FrameReader, index: int, centre, angular_bounds=None) -> Job:
+    """``azimuthal_average`` of frame ``index``: the value is (radius, average, count)."""
+
+    def work(ctx):
+        return azimuthal_average(reader.frame(index), centre, reader.mask(index), angular_bounds=angular_bounds)
+
+    return Job(work, name=f"peaks: azimuthal average of frame {index}")
+
+
+def symmetrise_job(reader: FrameReader, index: int, mod: int, centre) -> Job:
+    """``nfold`` of frame ``index`` about ``centre``: the value is the symmetrised image."""
+
+    def work(ctx):
+        return nfold(reader.frame(index), mod, center=centre, mask=reader.mask(index))
+
+    return Job(work, name=f"peaks: {mod}-fold symmetrisation of frame {index}")
+
+
+@dataclass
+class AlignedStack:
+    """Frames aligned onto ``reference`` (a frame index): ``data[k]`` is frame ``frames[k]``
+    moved by ``shifts[k]`` (row, col) px; ``quality`` is the peak NCC of each registration."""
+
+    frames: np.ndarray
+    reference: int
+    data: np.ndarray
+    shifts: np.ndarray
+    quality: np.ndarray
+    source: str = ""
+    settings: dict = field(default_factory=dict)
+
+
+def align_stack_job(reader: FrameReader, frames, reference: int, refine: str = "parabolic",
+                    max_shift: float | None = None, fill_value: float = 0.0, order: int = 3) -> Job:
+    """Align every frame of ``frames`` (indices, in that order) onto frame ``reference``.
+
+    The reference's transforms are computed once; each frame is read, registered and shifted in
+    turn (progress per frame, cancel between frames). The value is an :class:`AlignedStack`."""
+    frames = np.asarray(list(frames), dtype=np.int64)
+    if frames.size == 0:
+        raise ParameterError("no frames to align")
+
+    def work(ctx):
+        total = len(frames)
+        ctx.progress(0, total)
+        mask = reader.mask(reference)
+        aligner = Aligner(reader.frame(reference), mask, refine=refine, max_shift=max_shift)
+        data = np.empty((total,) + reader.shape, dtype=np.float32)
+        shifts = np.zeros((total, 2))
+        quality = np.zeros(total)
+        for k, i in enumerate(frames):
+            ctx.check()
+            img = reader.frame(int(i))
+            s, q = aligner.shift(img, return_quality=True)
+            data[k] = shift_image(img, s, order=order, fill_value=fill_value)
+            shifts[k], quality[k] = s, q
+            ctx.progress(k + 1, total)
+        settings = {"refine": refine, "max_shift": max_shift, "fill_value": fill_value, "order": order}
+        return AlignedStack(frames, int(reference), data, shifts, quality, reader.name, settings)
+
+    return Job(work, name=f"peaks: align {len(frames)} frames")
+
+
+def mask_job(reader: FrameReader, frames, px_thresh=(0, 3e4), std_thresh: float | None = None) -> Job:
+    """A validity mask (True = valid) from ``frames`` (indices), streamed one frame at a time."""
+    frames = [int(i) for i in frames]
+    if not frames:
+        raise ParameterError("no frames to build a mask from")
+
+    def work(ctx):
+        acc = CollectionMask(px_thresh, std_thresh)
+        ctx.progress(0, len(frames))
+        for k, i in enumerate(frames):
+            ctx.check()
+            acc.add(reader.frame(i))
+            ctx.progress(k + 1, len(frames))
+        return acc.valid()
+
+    return Job(work, name=f"peaks: mask from {len(frames)} frames")
