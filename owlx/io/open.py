@@ -10,7 +10,10 @@ EDF        ``.edf .edf.gz .edf.bz2``
 MRC        ``.mrc .mrcs .map .st``, each optionally ``.gz``/``.bz2``
 TIFF       ``.tif .tiff``
 NPY        ``.npy``
+FIB-SEM    ``.dat`` (Jeiss/Janelia; a file opens the stack of its folder)
 =========  ======================================================
+
+A folder opens as one stack of the frames it holds (``.dat``, TIFF or EDF; :mod:`owlx.io.folder`).
 
 Reader modules are imported on first use, so importing this module stays cheap (and never
 imports Qt).
@@ -37,8 +40,9 @@ READERS = {
     ),
     "tiff": ((".tif", ".tiff"), "owlx.io.tiff:TiffSource"),
     "npy": ((".npy",), "owlx.io.npy:NpySource"),
+    "dat": ((".dat",), "owlx.io.fibsem_dat:DatSource"),
 }
-_SERIES_FORMATS = ("edf", "tiff")
+_SERIES_FORMATS = ("edf", "tiff", "dat")
 _HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".cxi", ".nxs", ".nx5", ".he5")
 
 
@@ -105,8 +109,8 @@ def _reader(fmt: str):
 def open_source(path: PathLike | Sequence[PathLike], *, swmr: bool = False, series: bool = True) -> Source:
     """Open a file read-only and return its :class:`Source`.
 
-    ``path`` may be a list of numbered EDF or TIFF files (dropped together): they open as one
-    series of exactly those files. A single numbered EDF/TIFF file opens the whole series of
+    ``path`` may be a list of numbered EDF or TIFF files, or of ``.dat`` files (dropped
+    together): they open as one series of exactly those files. A folder opens as one stack. A single numbered EDF/TIFF file opens the whole series of
     its folder unless ``series=False``. ``swmr=True`` opens HDF5 files in live (SWMR) mode.
     Errors a user can fix raise :class:`~owlx.errors.FileFormatError`.
     """
@@ -129,6 +133,10 @@ def open_source(path: PathLike | Sequence[PathLike], *, swmr: bool = False, seri
             )
         return _reader(fmt)(paths)
     path = os.fspath(path)
+    if os.path.isdir(path):
+        from owlx.io.folder import open_folder
+
+        return open_folder(path)
     fmt = detect_format(path)
     if fmt == "hdf5":
         from owlx.io.hdf5 import Hdf5Source

@@ -1,0 +1,140 @@
+"""The FIB-SEM panel's parameter form: preset, matching, model, solver, post-processing, output.
+
+:meth:`RegistrationControls.settings` builds the :class:`RegistrationSettings` the jobs use;
+:meth:`set_settings` shows one. Choosing a preset resets the keypoint settings to it
+(``fast``: 2 × 2-binned SIFT with 5000 features, the default; ``reference``: full resolution).
+"""
+
+from __future__ import annotations
+
+import os
+
+from PyQt5 import QtCore, QtWidgets
+
+from owlx.core.fibsem_settings import RegistrationSettings
+from owlx.core.fibsem_transforms import MODELS
+
+__all__ = ["RegistrationControls"]
+
+
+def _spin(lo, hi, value, step=1, decimals=None, suffix=""):
+    box = QtWidgets.QDoubleSpinBox() if decimals is not None else QtWidgets.QSpinBox()
+    if decimals is not None:
+        box.setDecimals(decimals)
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    if suffix:
+        box.setSuffix(suffix)
+    return box
+
+
+def _combo(items, current):
+    box = QtWidgets.QComboBox()
+    box.addItems(list(items))
+    box.setCurrentText(current)
+    return box
+
+
+class RegistrationControls(QtWidgets.QWidget):
+    """Parameter widgets grouped as in spec/fibsem.md (keypoints, fit, post-processing, output)."""
+
+    changed = QtCore.pyqtSignal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        d = RegistrationSettings.preset("fast")
+        self.preset = _combo(("fast", "reference"), "fast")
+        self.preset.setToolTip("fast: SIFT on the 2×2-binned frame, 5000 features; reference: full resolution")
+        self.matcher = _combo(("flann", "bf"), d.matcher)
+        self.matcher.setToolTip("bf (brute force) is bit-reproducible")
+        self.ratio = _spin(0.1, 1.0, d.ratio, 0.05, 2)
+        self.model = _combo(MODELS, d.fit.model)
+        self.solver = _combo(("RANSAC", "LinReg"), d.fit.solver)
+        self.drmax = _spin(0.1, 50.0, d.fit.drmax, 0.1, 2, " px")
+        self.max_iter = _spin(1, 100000, d.fit.max_iter, 100)
+        self.min_inliers = _spin(1, 100000, d.fit.min_inliers)
+        self.on_failure = _combo(("identity", "neighbour_mean", "exclude_frame"), d.post.on_failure)
+        self.preserve_scales = QtWidgets.QCheckBox("Preserve scales")
+        self.preserve_scales.setChecked(d.post.preserve_scales)
+        self.drift_x = QtWidgets.QCheckBox("x")
+        self.drift_y = QtWidgets.QCheckBox("y")
+        for box in (self.drift_x, self.drift_y):
+            box.setChecked(True)
+        self.box = [_spin(0, 100000, 0) for _ in range(4)]
+        for spin, tip in zip(self.box, ("top", "height (0 = to the end)", "left", "width (0 = to the end)")):
+            spin.setToolTip(f"evaluation box {tip}, px")
+        self.zbin = _spin(1, 1000, d.zbin)
+        self.order = _combo(("0", "1", "3"), str(d.int_order))
+        self.dtype = _combo(("int16", "uint16", "float32", "uint8"), d.dtype)
+        self.pad = QtWidgets.QCheckBox("Pad edges")
+        self.pad.setChecked(d.pad_edges)
+        self.threads = _spin(1, 64, min(os.cpu_count() or 1, 64))
+        self.threads.setToolTip("worker threads (keypoints and matching run in parallel)")
+        self.output = QtWidgets.QLineEdit()
+        self.output.setPlaceholderText("registered stack .mrc (empty: transforms only)")
+        self.browse = QtWidgets.QPushButton("…")
+        self.browse.setMaximumWidth(30)
+
+        form = QtWidgets.QFormLayout(self)
+        form.addRow("Preset", self.preset)
+        form.addRow("Matcher / ratio", _row(self.matcher, self.ratio))
+        form.addRow("Model", self.model)
+        form.addRow("Solver / drmax", _row(self.solver, self.drmax))
+        form.addRow("Trials / min inliers", _row(self.max_iter, self.min_inliers))
+        form.addRow("On failure", self.on_failure)
+        form.addRow("Drift removal", _row(self.preserve_scales, self.drift_x, self.drift_y))
+        form.addRow("Box (T H L W)", _row(*self.box))
+        form.addRow("Z-bin / order", _row(self.zbin, self.order))
+        form.addRow("Output dtype", _row(self.dtype, self.pad))
+        form.addRow("Threads", self.threads)
+        form.addRow("Output", _row(self.output, self.browse))
+        for w in (self.preset, self.matcher, self.model, self.solver, self.on_failure, self.order, self.dtype):
+            w.currentTextChanged.connect(self.changed)
+        self.browse.clicked.connect(self._browse)
+
+    def settings(self) -> RegistrationSettings:
+        """The settings shown (raises ParameterError for inconsistent values)."""
+        return RegistrationSettings.preset(
+            self.preset.currentText(), matcher=self.matcher.currentText(), ratio=self.ratio.value(),
+            model=self.model.currentText(), solver=self.solver.currentText(), drmax=self.drmax.value(),
+            max_iter=self.max_iter.value(), min_inliers=self.min_inliers.value(),
+            on_failure=self.on_failure.currentText(), preserve_scales=self.preserve_scales.isChecked(),
+            subtract_linear_fit=(self.drift_x.isChecked(), self.drift_y.isChecked()),
+            evaluation_box=tuple(s.value() for s in self.box), zbin=self.zbin.value(),
+            int_order=int(self.order.currentText()), dtype=self.dtype.currentText(), pad_edges=self.pad.isChecked(),
+        )
+
+    def set_settings(self, s: RegistrationSettings) -> None:
+        self.preset.setCurrentText(s.sift.preset)
+        self.matcher.setCurrentText(s.matcher)
+        self.ratio.setValue(s.ratio)
+        self.model.setCurrentText(s.fit.model)
+        self.solver.setCurrentText(s.fit.solver)
+        self.drmax.setValue(s.fit.drmax)
+        self.max_iter.setValue(s.fit.max_iter)
+        self.min_inliers.setValue(s.fit.min_inliers)
+        self.on_failure.setCurrentText(s.post.on_failure)
+        self.preserve_scales.setChecked(s.post.preserve_scales)
+        self.drift_x.setChecked(bool(s.post.subtract_linear_fit[0]))
+        self.drift_y.setChecked(bool(s.post.subtract_linear_fit[1]))
+        for spin, v in zip(self.box, s.evaluation_box):
+            spin.setValue(int(v))
+        self.zbin.setValue(s.zbin)
+        self.order.setCurrentText(str(s.int_order))
+        self.dtype.setCurrentText(s.dtype)
+        self.pad.setChecked(s.pad_edges)
+
+    def _browse(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Registered stack", self.output.text(), "MRC (*.mrc)")
+        if path:
+            self.output.setText(path)
+
+
+def _row(*widgets) -> QtWidgets.QWidget:
+    holder = QtWidgets.QWidget()
+    layout = QtWidgets.QHBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for w in widgets:
+        layout.addWidget(w)
+    return holder

@@ -1,0 +1,241 @@
+"""The "FIB-SEM registration" dock panel: parameters, a preview of matches on a frame pair,
+registration of the shown stack as a job (progress and cancel), plots of shifts, scales and
+metrics, CSV export. Every computation is a job; nothing heavy runs on the GUI thread.
+
+* "Preview pair" matches the shown frame with the next one and draws the matches on the image
+  (overlay ``matches``: inliers green; ``rejected``: red), with the residual histogram.
+* "Register" runs :func:`owlx_fibsem.pipeline.registration_job` on the session's stack (threads
+  from the form); with an output path it also writes the MRC stack and computes the metrics.
+  Fitted pairs are plotted as they arrive; flagged pairs are red and listed.
+* "Export CSV…" writes the reference's five tables and the metrics (:mod:`owlx_fibsem.export`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PyQt5 import QtCore, QtWidgets
+
+from owlx.errors import OwlxError
+from owlx_fibsem.controls import RegistrationControls
+from owlx_fibsem.export import export_csv
+from owlx_fibsem.frames import MemoryFrames, source_info
+from owlx_fibsem.pipeline import registration_job
+from owlx_fibsem.plots import RegistrationPlots
+from owlx_fibsem.preview import preview_job
+
+__all__ = ["FibsemPanel"]
+
+
+class FibsemPanel(QtWidgets.QWidget):
+    """See the module doc. ``run`` is the last :class:`RegistrationRun`, ``pair`` the last
+    :class:`PairPreview`."""
+
+    def __init__(self, ctx, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.session = ctx.session
+        self.run = None
+        self.pair = None
+        self._job = None
+        self._metric_rows: list[dict] = []
+        self.controls = RegistrationControls()
+        self.plots = RegistrationPlots()
+        self.plots.setMinimumHeight(240)
+        self.preview_button = QtWidgets.QPushButton("Preview pair")
+        self.preview_button.setToolTip("Match the shown frame with the next one and draw the matches")
+        self.register_button = QtWidgets.QPushButton("Register")
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.export_button = QtWidgets.QPushButton("Export CSV…")
+        self.export_button.setEnabled(False)
+        self.progress = QtWidgets.QProgressBar()
+        self.info = QtWidgets.QLabel("")
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.controls)
+        buttons = QtWidgets.QHBoxLayout()
+        for b in (self.preview_button, self.register_button, self.cancel_button, self.export_button):
+            buttons.addWidget(b)
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Vertical)
+        splitter.addWidget(scroll)
+        splitter.addWidget(self.plots)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.info)
+        layout.addWidget(splitter, 1)
+
+        self.preview_button.clicked.connect(self.preview)
+        self.register_button.clicked.connect(self.register)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.export_button.clicked.connect(self._ask_export)
+        s = self.session
+        pairs = [(s.stack_changed, self._on_stack), (s.frame_changed, self._on_frame)]
+        for signal, slot in pairs:
+            signal.connect(slot)
+
+        def detach(*_args, pairs=pairs):  # the session must never call into a deleted widget
+            for signal, slot in pairs:
+                try:
+                    signal.disconnect(slot)
+                except (ValueError, RuntimeError):
+                    pass
+
+        self.destroyed.connect(detach)
+
+    # -- session ------------------------------------------------------------------------------
+    def _on_stack(self, *_):
+        self.pair = None
+        self._draw_pair()
+
+    def _on_frame(self, index: int) -> None:
+        self._draw_pair()
+
+    def _frames(self):
+        """The session's stack as a frame reader (reads go through the session's I/O lock)."""
+        s = self.session
+        if s.stack is None or s.n_frames < 2:
+            raise OwlxError("registration needs a stack of at least 2 frames: open one first")
+        info = source_info(s.source) if s.source is not None else {}
+        return MemoryFrames(s.frame, n=s.n_frames, info=info, dtype=s.stack.dtype, shape=s.stack.frame_shape)
+
+    def _fail(self, message: str) -> None:
+        self.info.setText(message)
+        self.ctx.error(message)
+
+    def _failed(self, outcome, what: str) -> bool:
+        if outcome.status == "done":
+            return False
+        if outcome.status == "cancelled":
+            self.info.setText(f"{what} cancelled")
+        else:
+            self._fail(f"{what} failed: {outcome.error}")
+        return True
+
+    # -- preview ------------------------------------------------------------------------------
+    def preview(self):
+        """Match the shown frame with the next (the previous for the last frame); returns the job."""
+        try:
+            frames = self._frames()
+            settings = self.controls.settings()
+        except OwlxError as err:
+            self._fail(str(err))
+            return None
+        i = self.session.frame_index
+        j = i + 1 if i + 1 < len(frames) else i - 1
+        job = preview_job(frames, i, j, settings)
+        self.info.setText(f"matching frames {i} and {j}…")
+        self.ctx.run_job(job, on_progress=lambda d, t: None, on_finished=self._preview_done)
+        return job
+
+    def _preview_done(self, outcome) -> None:
+        if self._failed(outcome, "pair preview"):
+            return
+        p = outcome.value
+        self.pair = p
+        self.plots.show_residuals(p.residuals)
+        self.plots.setCurrentWidget(self.plots.residual_plot)
+        self._draw_pair()
+        f = p.fit
+        m = f.matrix
+        self.info.setText(
+            f"frames {p.i}→{p.j}: {len(p.keypoints_i)} / {len(p.keypoints_j)} keypoints, {f.n_matches} matches, "
+            f"{f.npts} inliers ({f.status}); step ({m[0, 2]:.3f}, {m[1, 2]:.3f}) px, scales ({m[0, 0]:.5f}, "
+            f"{m[1, 1]:.5f}), mean residual {f.error_abs_mean:.3f} px, FWHM ({f.fwhm_x:.3f}, {f.fwhm_y:.3f}) px")
+
+    def _draw_pair(self) -> None:
+        good, bad = self.ctx.overlay("matches"), self.ctx.overlay("rejected")
+        p = self.pair
+        shown = p is not None and self.session.stack is not None and self.session.frame_index == p.i
+        for layer in (good, bad):
+            layer.set_visible(shown)
+        if not shown:
+            return
+        for layer, sel, color in ((good, p.inliers, "g"), (bad, ~p.inliers, "r")):
+            src, dst = p.src[sel], p.dst[sel]
+            layer.set_points(src[:, 0], src[:, 1], color=color, size=5, symbol="o")
+            layer.set_lines(np.hstack([src, dst]), color=color, width=1.0)
+
+    # -- registration ---------------------------------------------------------------------------
+    def register(self):
+        """Start the registration job of the shown stack; returns the job (None on error)."""
+        if self._job is not None:
+            return None
+        try:
+            frames = self._frames()
+            settings = self.controls.settings()
+            output = self.controls.output.text().strip() or None
+            job = registration_job(frames, settings, output, threads=self.controls.threads.value())
+        except OwlxError as err:
+            self._fail(str(err))
+            return None
+        self._job = job
+        self._metric_rows = []
+        self.plots.clear_steps()
+        self.plots.setCurrentWidget(self.plots.shift_plot)
+        self.register_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.info.setText(f"registering {len(frames)} frames…")
+        self.ctx.run_job(job, on_result=self._event, on_progress=self._progress, on_finished=self._registered)
+        return job
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    def _event(self, event) -> None:
+        kind = event[0]
+        if kind == "stage":
+            self.info.setText(f"{event[1]}…")
+        elif kind == "pair":
+            fit = event[1]
+            self.plots.add_step(fit.index, fit.matrix[0, 2], fit.matrix[1, 2], fit.ok)
+        elif kind == "metrics":
+            self._metric_rows.append({"slice": event[1], **event[2]})
+            self.plots.show_metrics(sorted(self._metric_rows, key=lambda r: r["slice"]))
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def _registered(self, outcome) -> None:
+        self._job = None
+        self.register_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if self._failed(outcome, "registration"):
+            return
+        self.show_run(outcome.value)
+
+    def show_run(self, run) -> None:
+        self.run = run
+        reg = run.registration
+        self.plots.show_registration(reg.frames, reg.cumulative, reg.steps, reg.flagged)
+        if run.metrics:
+            self.plots.show_metrics(run.metrics)
+        self.export_button.setEnabled(True)
+        where = f", written to {run.output}" if run.output else ""
+        self.info.setText(run.report() + where)
+        self.ctx.status(f"registered {run.n_frames} frames ({len(run.flagged)} flagged pairs){where}")
+
+    # -- export -------------------------------------------------------------------------------
+    def export(self, stem: str) -> list:
+        """Write the last run's tables as ``<stem>_<sheet>.csv`` and ``<stem>_metrics.csv``."""
+        if self.run is None:
+            raise OwlxError("nothing to export: register a stack first")
+        return export_csv(self.run, stem)
+
+    def _ask_export(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export registration tables", "", "CSV (*.csv)")
+        if not path:
+            return
+        stem = path[:-4] if path.lower().endswith(".csv") else path
+        try:
+            written = self.export(stem)
+        except OwlxError as err:
+            self._fail(str(err))
+            return
+        self.ctx.status(f"wrote {len(written)} CSV files next to {stem}")

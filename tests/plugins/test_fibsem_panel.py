@@ -1,0 +1,91 @@
+"""pytest-qt: the "FIB-SEM registration" panel previews a frame pair and registers a small
+synthetic .dat stack as a job, plotting the shifts and the metrics."""
+
+import sys
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+from fibsem_synthetic import drift_stack, to_int16
+
+from owlx.io.fibsem_dat import write_dat
+
+TITLE = "FIB-SEM registration"
+N = 8
+
+
+@pytest.fixture
+def fib_window(plugin_window, tmp_path):
+    folder = tmp_path / "fib"
+    folder.mkdir()
+    frames, steps = drift_stack(N, (160, 160), sigma=1.2, noise=0.3, seed=9)
+    for k, f in enumerate(to_int16(frames)):
+        write_dat(str(folder / f"Merlin_21-06-18_{k:06d}_0-0-0.dat"), f, PixelSize=5.0, WD=4.0 - 1e-5 * k)
+    assert plugin_window.open_path(str(folder), wait=True)
+    assert plugin_window.session.n_frames == N
+    return plugin_window, steps
+
+
+def test_panel_registers_the_stack_as_a_job_and_plots_shifts(fib_window, open_panel, qtbot, tmp_path):
+    w, steps = fib_window
+    panel = open_panel(w, TITLE)
+    assert panel.controls.preset.currentText() == "fast"  # the batch default preset
+    panel.controls.preset.setCurrentText("reference")
+    panel.controls.matcher.setCurrentText("bf")
+    panel.controls.model.setCurrentText("Shift")
+    for spin, v in zip(panel.controls.box, (12, 136, 12, 136)):
+        spin.setValue(v)
+    panel.controls.output.setText(str(tmp_path / "reg.mrc"))
+    seen = []
+    w.jobs.jobs_changed.connect(lambda: seen.append(len(w.jobs.active)))
+    job = panel.register()
+    assert job is not None and not panel.register_button.isEnabled() and panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.run is not None, timeout=60000)
+    assert max(seen) >= 1  # it ran through the window's job runner
+    run = panel.run
+    err = run.registration.steps[:, :2, 2] - steps[:, :2, 2]
+    assert np.sqrt((err ** 2).sum(axis=1).mean()) < 0.05
+    x, y = panel.plots.shift_x.getData()
+    assert list(x) == list(range(N)) and np.allclose(y, run.registration.cumulative[:, 0, 2])
+    sx, sy = panel.plots.step_x.getData()
+    assert len(sx) == N - 1 and np.allclose(sy, run.registration.steps[:, 0, 2])
+    mx, my = panel.plots.metric_curves["ncc"].getData()
+    assert len(mx) == N - 1 and np.all(my > 0.8)
+    assert panel.progress.value() == panel.progress.maximum()
+    assert panel.register_button.isEnabled() and panel.export_button.isEnabled()
+    with mrcfile.open(tmp_path / "reg.mrc", permissive=True) as m:
+        assert m.data.shape[0] == N
+    written = panel.export(str(tmp_path / "tables"))
+    assert len(written) == 6 and all(Path(p).stat().st_size > 0 for p in written)
+
+
+def test_preview_draws_the_matches_of_a_pair(fib_window, open_panel, qtbot):
+    w, steps = fib_window
+    panel = open_panel(w, TITLE)
+    w.session.frame_index = 2
+    panel.controls.preset.setCurrentText("reference")
+    panel.preview()
+    qtbot.waitUntil(lambda: panel.pair is not None, timeout=30000)
+    p = panel.pair
+    assert (p.i, p.j) == (2, 3) and p.fit.ok
+    assert np.abs(p.fit.matrix[:2, 2] - steps[2, :2, 2]).max() < 0.2  # RegularizedAffine, corner origin
+    ctx = w.plugin_contexts[TITLE]
+    assert ctx.overlays["matches"].n_lines == p.inliers.sum() > 20
+    assert ctx.overlays["rejected"].n_lines == (~p.inliers).sum()
+    _, counts = panel.plots.residual_x.getData()
+    assert counts.sum() == p.fit.npts
+    w.session.frame_index = 4  # another frame: the matches are hidden
+    assert not ctx.overlays["matches"].points.isVisible()
+
+
+def test_cancel_stops_the_registration(fib_window, open_panel, qtbot):
+    w, _ = fib_window
+    panel = open_panel(w, TITLE)
+    panel.controls.preset.setCurrentText("reference")
+    job = panel.register()
+    panel.cancel()
+    qtbot.waitUntil(lambda: panel._job is None, timeout=60000)
+    assert job.cancelled and panel.run is None and "cancelled" in panel.info.text()
