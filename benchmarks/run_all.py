@@ -20,7 +20,19 @@ BENCHMARKS = [
     "bench_gallery.py",
     "bench_workflow.py",
     "bench_sphere.py",
+    "bench_patterson.py",
+    "bench_polar.py",
+    "bench_xsvs.py",
+    "bench_peaks.py",
+    "bench_fibsem.py",
 ]
+
+# A smoke run of each (--quick): fewer repetitions, smaller inputs where the script allows.
+QUICK = {
+    "bench_render.py": ["--runs", "5"],
+    "bench_patterson.py": [],  # already short
+    "bench_fibsem.py": ["--frames", "8", "--ref-frames", "2", "--repeat", "1", "--size", "1024"],
+}
 
 
 def main() -> int:
@@ -30,7 +42,7 @@ def main() -> int:
     for name in BENCHMARKS:
         args = [sys.executable, str(HERE / name)]
         if quick:
-            args += ["--runs", "5"] if name == "bench_render.py" else ["--quick"]
+            args += QUICK.get(name, ["--quick"])
         print(f"\n## {name}\n", flush=True)
         status |= subprocess.call(args, env=env)
     return status
