@@ -41,19 +41,30 @@ class Probe:
         self.window = window
         self.app = QtWidgets.QApplication.instance()
         self.shown = None
+        self._loop: QtCore.QEventLoop | None = None
+        self._awaited: int | None = None
         window.frame_displayed.connect(self._shown)
         self.viewport = window.view.findChild(QtWidgets.QGraphicsView).viewport()
 
     def _shown(self, index: int) -> None:
         self.shown = index
+        if self._loop is not None and index == self._awaited:
+            self._loop.quit()
 
     def wait_painted(self, index: int, timeout_s: float = 30.0) -> None:
-        t_end = time.perf_counter() + timeout_s
-        while self.shown != index:
-            # Block until events arrive, as Qt's own event loop does: a spinning wait would take
-            # one of the two cores away from the workers and distort the figures.
-            self.app.processEvents(QtCore.QEventLoop.AllEvents | QtCore.QEventLoop.WaitForMoreEvents, 1)
-            if time.perf_counter() > t_end:
+        if self.shown != index:
+            # Sleep in a real event loop until the frame arrives, as Qt's own loop does. A loop
+            # of processEvents(…, maxtime) would spin (Qt ignores WaitForMoreEvents there) and
+            # take one of the two cores away from the workers, distorting every figure.
+            self._loop, self._awaited = QtCore.QEventLoop(), index
+            timer = QtCore.QTimer()
+            timer.setSingleShot(True)
+            timer.timeout.connect(self._loop.quit)
+            timer.start(int(timeout_s * 1000))
+            self._loop.exec_()
+            timer.stop()
+            self._loop = None
+            if self.shown != index:
                 raise TimeoutError(f"frame {index} never arrived")
         self.viewport.repaint()  # synchronous paint: the frame is on screen when this returns
 
@@ -68,10 +79,11 @@ class Probe:
 
 
 def settle(app, seconds: float) -> None:
-    t_end = time.perf_counter() + seconds
-    while time.perf_counter() < t_end:
-        QtCore.QThread.msleep(1)  # sleep, do not spin: the workers need the cores
-        app.processEvents(QtCore.QEventLoop.AllEvents, 5)
+    """Let ``seconds`` pass in an idle event loop (sleeping, not spinning: the workers need the
+    cores)."""
+    loop = QtCore.QEventLoop()
+    QtCore.QTimer.singleShot(max(int(seconds * 1000), 0), loop.quit)
+    loop.exec_()
 
 
 def bench_open(window, probe, path: Path, runs: int) -> list[float]:

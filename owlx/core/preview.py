@@ -25,8 +25,6 @@ import numpy as np
 
 from ..errors import ParameterError
 
-_DATA_TOP = 253
-_OUT_OF_RANGE = 254
 
 
 def preview_step(image_shape: tuple[int, int], view_pixels: tuple[int, int]) -> int:
@@ -48,43 +46,54 @@ def preview_shape(shape: tuple[int, int], step: int) -> tuple[int, int]:
 
 
 @numba.njit(cache=True, nogil=True)
+def _rank(v):
+    """Colour index → rank whose maximum is the preview's choice: data 0…253 → 2…255 (above
+    everything else), 254 (out of range) → 1, 255 (not finite) → 0. Branch-free uint8
+    arithmetic, so the row loop below vectorises."""
+    k = np.uint8(v + np.uint8(2))  # wraps: 254 → 0, 255 → 1
+    return k ^ np.uint8(k < 2)  # swap them: 254 → 1, 255 → 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _unrank(k):
+    k = k ^ np.uint8(k < 2)
+    return np.uint8(k - np.uint8(2))
+
+
+@numba.njit(cache=True, nogil=True)
 def _index_block_max(index, step, out):
     ny, nx = index.shape
     oh, ow = out.shape
-    best = np.empty(ow, np.int32)  # running block maxima of one output row (-1: no data yet)
-    flags = np.empty(ow, np.int32)  # 1: saw 254, 0: only 255 so far
+    acc = np.empty(nx, np.uint8)  # per-column maximum rank over the rows of one block row
     for i in range(oh):
-        best[:] = -1
-        flags[:] = 0
+        acc[:] = 0
         for r in range(i * step, min(ny, i * step + step)):
+            row = index[r]
             for c in range(nx):
-                v = np.int32(index[r, c])
-                j = c // step
-                if v <= _DATA_TOP:
-                    if v > best[j]:
-                        best[j] = v
-                elif v == _OUT_OF_RANGE:
-                    flags[j] = 1
+                acc[c] = max(acc[c], _rank(row[c]))
         for j in range(ow):
-            if best[j] >= 0:
-                out[i, j] = best[j]
-            elif flags[j]:
-                out[i, j] = _OUT_OF_RANGE
-            else:
-                out[i, j] = 255
+            m = np.uint8(0)
+            for c in range(j * step, min(nx, j * step + step)):
+                m = max(m, acc[c])
+            out[i, j] = _unrank(m)
 
 
 @numba.njit(cache=True, nogil=True)
 def _valid_block_any(valid, step, out):
     ny, nx = valid.shape
     oh, ow = out.shape
+    acc = np.empty(nx, np.uint8)  # per column: any valid pixel in the rows of one block row
     for i in range(oh):
-        for j in range(ow):
-            out[i, j] = False
+        acc[:] = 0
         for r in range(i * step, min(ny, i * step + step)):
+            row = valid[r]
             for c in range(nx):
-                if valid[r, c]:
-                    out[i, c // step] = True
+                acc[c] |= row[c]
+        for j in range(ow):
+            m = np.uint8(0)
+            for c in range(j * step, min(nx, j * step + step)):
+                m |= acc[c]
+            out[i, j] = m != 0
 
 
 def _check(a: np.ndarray, step: int, dtype, what: str) -> np.ndarray:

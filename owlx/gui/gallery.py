@@ -433,7 +433,11 @@ class GalleryView(GalleryInputMixin, QtWidgets.QAbstractScrollArea):
     def _refresh(self, repaint: bool = True) -> None:
         """Request the visible cells that are neither shown nor cached, drop every other
         request, and repaint (cells that changed only, without ``repaint``). Cheap: dictionary
-        lookups only, run on every scroll step."""
+        lookups only, run on every scroll step. A hidden gallery (single-frame mode) asks for
+        nothing: it would read and reduce every frame the user steps through."""
+        if not self.isVisible():
+            self.loader.request([])
+            return
         if self._stack is None or self._order.size == 0:
             self.loader.request([])
             self._cells.clear()
@@ -470,6 +474,10 @@ class GalleryView(GalleryInputMixin, QtWidgets.QAbstractScrollArea):
             self._spinner.stop()
         if repaint:
             self.viewport().update()
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        self._refresh()
 
     def _install(self, frame: int, key: tuple, thumb: Thumbnail) -> None:
         self._cells[frame] = paint.CellImage(key, thumb, self._table, self._mask_table)

@@ -227,3 +227,17 @@ def test_saving_keeps_the_shown_frame_and_the_gallery_thumbnails(window, qtbot, 
     # and the new readers work: a frame never read before comes from the reopened file
     window.session.frame_index = N - 1
     qtbot.waitUntil(lambda: window.current is not None and window.current.index == N - 1, timeout=10000)
+
+
+def test_a_hidden_gallery_reads_nothing_while_frames_are_stepped(window, qtbot, cxi):
+    """In single-frame mode the gallery must not make thumbnails of the frames a user steps
+    through (at 4096² that doubled the work of every step)."""
+    open_file(window, qtbot, cxi)
+    assert not window.gallery_mode
+    for i in range(1, 5):
+        window.session.frame_index = i
+        qtbot.waitUntil(lambda i=i: window.current is not None and window.current.index == i, timeout=10000)
+    window.loader.runner.wait(5000)
+    assert len(window.gallery.loader.cache) == 0 and not window.gallery.loader._pending
+    press(qtbot, window, QtCore.Qt.Key_G)  # shown: now it fills
+    qtbot.waitUntil(lambda: len(window.gallery._cells) >= 4, timeout=10000)
