@@ -218,6 +218,22 @@ def _copy_settings(rec: SphereFitResult, settings: FitSettings) -> None:
     rec.settings_hash = settings.settings_hash()
 
 
+def owl_standard_errors(values: dict) -> dict:
+    """Standard errors in the units users read, from Owl's stored variances (see
+    :func:`owl_model_values`): ``centre_x``/``centre_y`` [px], ``diameter`` [nm], ``intensity``
+    [mJ/µm²]; NaN where the variance is missing, negative or not finite."""
+    def root(v: float, scale: float) -> float:
+        v = float(values.get(v, _NAN))
+        return math.sqrt(v * scale) if math.isfinite(v) and v >= 0 else _NAN
+
+    return {
+        "centre_x": root("fitErrorOffCenterX", 1.0),
+        "centre_y": root("fitErrorOffCenterY", 1.0),
+        "diameter": root("fitErrorDiameterNM", 1e-9) * 1e9,  # m² / 1e-9 → m → nm
+        "intensity": root("fitErrorIntensityMJUM2", 1e9) / 1e9,  # (J/m²)² / 1e9 → J/m² → mJ/µm²
+    }
+
+
 def owl_model_values(result: SphereFitResult) -> dict:
     """Values of one frame for Owl's per-frame ``model/`` datasets (spec §5.2, formats §2.3).
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from PyQt5 import QtCore, QtWidgets
 
 from ..core.sphere import energy_eV_from_wavelength, wavelength_from_energy_eV
-from ..core.sphere_records import OWL_MODEL_DEFAULTS
+from ..core.sphere_records import OWL_MODEL_DEFAULTS, owl_standard_errors
 from ..io.materials_data import preset_names
 
 CENTER_METHODS = ("blurred", "quadrant", "none")
@@ -177,8 +177,8 @@ class ModelPanel(QtWidgets.QWidget):
             form.addRow(label, widget)
             widget.valueChanged.connect(self._frame_changed)
         self.error_labels = {}
-        for name, label in zip(ERROR_NAMES, ("Fit error", "Error centre x", "Error centre y",
-                                             "Error diameter", "Error intensity")):
+        for name, label in zip(ERROR_NAMES, ("Fit error", "σ centre x", "σ centre y",
+                                             "σ diameter", "σ intensity")):
             self.error_labels[name] = QtWidgets.QLabel("–")
             self.error_labels[name].setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
             form.addRow(label, self.error_labels[name])
@@ -385,9 +385,16 @@ class ModelPanel(QtWidgets.QWidget):
             for name, w in self._frame_widgets.items():
                 if name in values and math.isfinite(values[name]):
                     w.setValue(float(values[name]))
+            # Owl stores variances in its own units; a person reads standard errors.
+            sigma = owl_standard_errors(values)
+            shown = {"fitError": (values.get("fitError", math.nan), ""),
+                     "fitErrorOffCenterX": (sigma["centre_x"], " px"),
+                     "fitErrorOffCenterY": (sigma["centre_y"], " px"),
+                     "fitErrorDiameterNM": (sigma["diameter"], " nm"),
+                     "fitErrorIntensityMJUM2": (sigma["intensity"], " mJ/µm²")}
             for name, label in self.error_labels.items():
-                v = values.get(name, math.nan)
-                label.setText(f"{v:.4g}" if math.isfinite(v) else "–")
+                v, unit = shown[name]
+                label.setText(f"{'' if name == 'fitError' else '± '}{v:.3g}{unit}" if math.isfinite(v) else "–")
         finally:
             self._filling = False
 

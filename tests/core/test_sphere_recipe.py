@@ -300,3 +300,16 @@ def test_accuracy_at_twenty_thousand_photons():
     assert np.sqrt(np.mean(d_err[1] ** 2)) < 0.7 * np.sqrt(np.mean(d_err[0] ** 2))
     for c in c_err:
         assert np.mean(c <= 2.0) >= 0.98 and np.median(c) < 0.8, np.sort(c)[-5:]
+
+
+def test_owl_variances_become_standard_errors_in_user_units():
+    from owlx.core.sphere_records import owl_standard_errors
+
+    # σ_d = 2 nm is a variance of 4e-18 m², stored by Owl as 4e-18 / 1e-9; σ_I = 0.5 mJ/µm² is
+    # 5e8 J/m², a variance of 2.5e17 (J/m²)², stored as 2.5e17 / 1e9
+    s = owl_standard_errors({"fitErrorOffCenterX": 0.25, "fitErrorOffCenterY": float("nan"),
+                             "fitErrorDiameterNM": 4e-18 / 1e-9, "fitErrorIntensityMJUM2": 2.5e17 / 1e9})
+    assert s["centre_x"] == pytest.approx(0.5)
+    assert np.isnan(s["centre_y"])
+    assert s["diameter"] == pytest.approx(2.0)
+    assert s["intensity"] == pytest.approx(0.5)

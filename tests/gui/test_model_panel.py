@@ -117,6 +117,10 @@ def test_recipe_on_a_demo_frame_writes_results_that_read_back(window, qtbot, dem
     p = window.model_panel
     assert p.diameter.value() == pytest.approx(v["diameterNM"], abs=1e-3)  # the panel shows the result
     assert p.error_labels["fitError"].text() != "–"
+    # Owl's stored variances are shown as standard errors in the user's units
+    sigma_d = np.sqrt(v["fitErrorDiameterNM"] * 1e-9) * 1e9
+    assert p.error_labels["fitErrorDiameterNM"].text() == f"± {sigma_d:.3g} nm"
+    assert p.error_labels["fitErrorOffCenterX"].text() == f"± {np.sqrt(v['fitErrorOffCenterX']):.3g} px"
     assert window.windowTitle().endswith("*")
     assert window.save()
     assert not window.windowTitle().endswith("*")
