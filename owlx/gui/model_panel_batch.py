@@ -30,6 +30,7 @@ class ModelBatchMixin:
 
     _model_batch_model: ModelResults | None
     _model_batch_tally: BatchTally | None
+    _model_batch_abandoned: bool
 
     def fit_all_frames(self) -> bool:
         """Fit every frame of the display order (the scope as in Owl), fitted or not."""
@@ -80,6 +81,7 @@ class ModelBatchMixin:
         self._model_batch_model = model
         self._model_batch_plan = plan
         self._model_batch_tally = BatchTally(len(frames))
+        self._model_batch_abandoned = False
         self._model_batch_path = os.path.realpath(str(s.source.path))
         self._model_batch_stack = s.stack_path
         self._model_batch_t0 = time.monotonic()
@@ -143,7 +145,12 @@ class ModelBatchMixin:
         self._model_batch_path = None
         self._model_batch_stack = None
         summary = outcome.value
-        if summary is not None:
+        if self._model_batch_abandoned and tally is not None:
+            # Records that arrived after the switch were dropped: report what was stored.
+            self._model_batch_abandoned = False
+            text = (f"sizing cancelled (another dataset was selected): {tally.n_ok} ok, {tally.n_failed} failed "
+                    f"of {tally.total} stored in {outcome.elapsed_s:.1f} s")
+        elif summary is not None:
             how = "cancelled" if outcome.status == "cancelled" else "finished"
             median = tally.median_nm if tally is not None else math.nan
             text = (f"sizing {how}: {summary.n_ok} ok, {summary.n_failed} failed, {summary.n_not_run} not run "

@@ -55,6 +55,7 @@ class ModelMixin(ModelBatchMixin):
         self._model_batch_stack: str | None = None
         self._model_batch_t0 = 0.0
         self._model_batch_tally = None
+        self._model_batch_abandoned = False  # cancelled by a dataset change: its late records dropped
         self._model_batch_plan = None
         self._model_failed: set[int] = set()
         self._overlay_busy = False
@@ -141,6 +142,7 @@ class ModelMixin(ModelBatchMixin):
         current stack, so frames loaded after a dataset change are not the batch's frames."""
         self._model_batch_handle.cancel()
         self._model_batch_model = None
+        self._model_batch_abandoned = True
 
     def _model_on_stack(self) -> None:
         s, p = self.session, self.model_panel
