@@ -36,17 +36,25 @@ __all__ = ["autocenter"]
 COARSE_SIDE = 256  # px: the FFT search runs on at most this size
 
 
-def _prepare(image, mask) -> tuple[np.ndarray, np.ndarray]:
+def checked_image(image, mask, what: str, fill_min: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A float64 copy of a 2-D ``image`` (at least 8 × 8 px) and its validity (a copy of ``mask``,
+    True = valid; all valid when None) with non-finite pixels made invalid and set to 0, or with
+    ``fill_min`` to the smallest finite value. ``what`` names the caller in the error messages."""
     img = np.array(image, dtype=np.float64)  # a copy: the input is never modified
     if img.ndim != 2 or min(img.shape) < 8:
-        raise ParameterError(f"autocenter needs a 2-D image of at least 8 × 8 px, got shape {img.shape}")
+        raise ParameterError(f"{what} needs a 2-D image of at least 8 × 8 px, got shape {img.shape}")
     valid = np.ones(img.shape, dtype=bool) if mask is None else np.array(mask, dtype=bool)
     if valid.shape != img.shape:
         raise ParameterError(f"the mask has shape {valid.shape}, the image {img.shape}: they must match")
     finite = np.isfinite(img)
     if not finite.all():
         valid &= finite
-        img[~finite] = 0.0
+        img[~finite] = np.nanmin(img[finite]) if fill_min and finite.any() else 0.0
+    return img, valid
+
+
+def _prepare(image, mask) -> tuple[np.ndarray, np.ndarray]:
+    img, valid = checked_image(image, mask, "autocenter")
     if not valid.any():
         raise ParameterError("the mask leaves no valid pixel to find the centre with")
     img -= img[valid].min()

@@ -33,7 +33,7 @@ from scipy import fft as sfft
 
 from owlx.errors import ParameterError
 
-from .mnxc import WORKERS
+from .mnxc import WORKERS, masked_moments
 
 __all__ = ["MaskTransforms", "autocorrelation_same", "mask_transforms"]
 
@@ -59,29 +59,10 @@ class MaskTransforms(NamedTuple):
 def _fill_centred(img, mask, out):  # pragma: no cover - numba
     """Into the first columns of the zeroed buffer ``out`` (2, n₀, P₁): A = M·(I − mean)/std and A²
     (masked moments, ddof 0). False when no pixel is valid or the moments are not finite."""
+    ok, mean, inv = masked_moments(img, mask)
+    if not ok:
+        return False
     nr, nc = img.shape
-    n = 0
-    total = 0.0
-    for i in range(nr):
-        for j in range(nc):
-            if mask[i, j]:
-                n += 1
-                total += img[i, j]
-    if n == 0:
-        return False
-    mean = total / n
-    var = 0.0
-    for i in range(nr):
-        for j in range(nc):
-            if mask[i, j]:
-                d = img[i, j] - mean
-                var += d * d
-    std = np.sqrt(var / n)
-    if not np.isfinite(std):
-        return False
-    if std <= 0:
-        std = 1.0
-    inv = 1.0 / std
     for i in range(nr):
         for j in range(nc):
             if mask[i, j]:

@@ -33,6 +33,7 @@ from scipy.spatial import cKDTree
 
 from owlx.errors import ParameterError
 
+from .autocenter import autocenter, checked_image
 from .blur_fft import gaussian_blur
 from .bragg_autocorr import autocorrelation_same, mask_transforms
 
@@ -255,16 +256,7 @@ def bragg_peaks(image, mask=None, center=None, min_dist: float | None = None) ->
         min_dist: peaks closer than this (px) to a peak already kept are dropped; default
             min(shape)/100.
     """
-    img = np.array(image, dtype=np.float64)
-    if img.ndim != 2 or min(img.shape) < 8:
-        raise ParameterError(f"bragg_peaks needs a 2-D image of at least 8 × 8 px, got shape {img.shape}")
-    valid = np.ones(img.shape, dtype=bool) if mask is None else np.array(mask, dtype=bool)
-    if valid.shape != img.shape:
-        raise ParameterError(f"the mask has shape {valid.shape}, the image {img.shape}: they must match")
-    finite = np.isfinite(img)
-    if not finite.all():
-        valid &= finite
-        img[~finite] = np.nanmin(img[finite]) if finite.any() else 0.0
+    img, valid = checked_image(image, mask, "bragg_peaks", fill_min=True)
     if min_dist is None:
         min_dist = min(img.shape) / 100
     # the centre is needed only from the shift on, the mask's transforms only from the
@@ -272,8 +264,6 @@ def bragg_peaks(image, mask=None, center=None, min_dist: float | None = None) ->
     # inputs; the transforms and kernels release the GIL)
     with ThreadPoolExecutor(max_workers=2) as pool:
         if center is None:
-            from .autocenter import autocenter
-
             centre_job = pool.submit(autocenter, img, valid)
         mask_job = pool.submit(mask_transforms, valid, np.float32)
         im = _normalised(img)

@@ -50,8 +50,10 @@ def _as_mask(mask, shape) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _centred_kernel(img, mask, m, a, b):  # pragma: no cover - numba
-    """2-D arrays of any layout (crops are views); two passes for the moments, one to write."""
+def masked_moments(img, mask):  # pragma: no cover - numba
+    """(ok, mean, 1/std) of ``img`` over ``mask`` (ddof 0), two passes. ``ok`` is False when no
+    pixel is valid or the moments are not finite; a constant valid region has std = 1. Shared
+    by the centring kernels here and in :mod:`owlx.core.bragg_autocorr`."""
     nr, nc = img.shape
     n = 0
     total = 0.0
@@ -61,7 +63,7 @@ def _centred_kernel(img, mask, m, a, b):  # pragma: no cover - numba
                 n += 1
                 total += img[i, j]
     if n == 0:
-        return False
+        return False, 0.0, 1.0
     mean = total / n
     var = 0.0
     for i in range(nr):
@@ -71,10 +73,19 @@ def _centred_kernel(img, mask, m, a, b):  # pragma: no cover - numba
                 var += d * d
     std = np.sqrt(var / n)
     if not np.isfinite(std):
-        return False
+        return False, mean, 1.0
     if std <= 0:
         std = 1.0
-    inv = 1.0 / std
+    return True, mean, 1.0 / std
+
+
+@njit(cache=True, nogil=True)
+def _centred_kernel(img, mask, m, a, b):  # pragma: no cover - numba
+    """2-D arrays of any layout (crops are views); two passes for the moments, one to write."""
+    ok, mean, inv = masked_moments(img, mask)
+    if not ok:
+        return False
+    nr, nc = img.shape
     for i in range(nr):
         for j in range(nc):
             if mask[i, j]:

@@ -13,27 +13,9 @@ from PyQt5 import QtCore, QtWidgets
 
 from owlx.core.fibsem_settings import RegistrationSettings
 from owlx.core.fibsem_transforms import MODELS
+from owlx.gui.panel_kit import combo, row_widget, spin
 
 __all__ = ["RegistrationControls"]
-
-
-def _spin(lo, hi, value, step=1, decimals=None, suffix=""):
-    box = QtWidgets.QDoubleSpinBox() if decimals is not None else QtWidgets.QSpinBox()
-    if decimals is not None:
-        box.setDecimals(decimals)
-    box.setRange(lo, hi)
-    box.setSingleStep(step)
-    box.setValue(value)
-    if suffix:
-        box.setSuffix(suffix)
-    return box
-
-
-def _combo(items, current):
-    box = QtWidgets.QComboBox()
-    box.addItems(list(items))
-    box.setCurrentText(current)
-    return box
 
 
 class RegistrationControls(QtWidgets.QWidget):
@@ -44,32 +26,32 @@ class RegistrationControls(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         d = RegistrationSettings.preset("fast")
-        self.preset = _combo(("fast", "reference"), "fast")
+        self.preset = combo(("fast", "reference"), "fast")
         self.preset.setToolTip("fast: SIFT on the 2×2-binned frame, 5000 features; reference: full resolution")
-        self.matcher = _combo(("flann", "bf"), d.matcher)
+        self.matcher = combo(("flann", "bf"), d.matcher)
         self.matcher.setToolTip("bf (brute force) is bit-reproducible")
-        self.ratio = _spin(0.1, 1.0, d.ratio, 0.05, 2)
-        self.model = _combo(MODELS, d.fit.model)
-        self.solver = _combo(("RANSAC", "LinReg"), d.fit.solver)
-        self.drmax = _spin(0.1, 50.0, d.fit.drmax, 0.1, 2, " px")
-        self.max_iter = _spin(1, 100000, d.fit.max_iter, 100)
-        self.min_inliers = _spin(1, 100000, d.fit.min_inliers)
-        self.on_failure = _combo(("identity", "neighbour_mean", "exclude_frame"), d.post.on_failure)
+        self.ratio = spin(0.1, 1.0, d.ratio, step=0.05, decimals=2)
+        self.model = combo(MODELS, d.fit.model)
+        self.solver = combo(("RANSAC", "LinReg"), d.fit.solver)
+        self.drmax = spin(0.1, 50.0, d.fit.drmax, step=0.1, decimals=2, suffix=" px")
+        self.max_iter = spin(1, 100000, d.fit.max_iter, step=100)
+        self.min_inliers = spin(1, 100000, d.fit.min_inliers)
+        self.on_failure = combo(("identity", "neighbour_mean", "exclude_frame"), d.post.on_failure)
         self.preserve_scales = QtWidgets.QCheckBox("Preserve scales")
         self.preserve_scales.setChecked(d.post.preserve_scales)
         self.drift_x = QtWidgets.QCheckBox("x")
         self.drift_y = QtWidgets.QCheckBox("y")
         for box in (self.drift_x, self.drift_y):
             box.setChecked(True)
-        self.box = [_spin(0, 100000, 0) for _ in range(4)]
-        for spin, tip in zip(self.box, ("top", "height (0 = to the end)", "left", "width (0 = to the end)")):
-            spin.setToolTip(f"evaluation box {tip}, px")
-        self.zbin = _spin(1, 1000, d.zbin)
-        self.order = _combo(("0", "1", "3"), str(d.int_order))
-        self.dtype = _combo(("int16", "uint16", "float32", "uint8"), d.dtype)
+        self.box = [spin(0, 100000, 0) for _ in range(4)]
+        for edge, tip in zip(self.box, ("top", "height (0 = to the end)", "left", "width (0 = to the end)")):
+            edge.setToolTip(f"evaluation box {tip}, px")
+        self.zbin = spin(1, 1000, d.zbin)
+        self.order = combo(("0", "1", "3"), str(d.int_order))
+        self.dtype = combo(("int16", "uint16", "float32", "uint8"), d.dtype)
         self.pad = QtWidgets.QCheckBox("Pad edges")
         self.pad.setChecked(d.pad_edges)
-        self.threads = _spin(1, 64, min(os.cpu_count() or 1, 64))
+        self.threads = spin(1, 64, min(os.cpu_count() or 1, 64))
         self.threads.setToolTip("worker threads (keypoints and matching run in parallel)")
         self.output = QtWidgets.QLineEdit()
         self.output.setPlaceholderText("registered stack .mrc (empty: transforms only)")
@@ -78,17 +60,17 @@ class RegistrationControls(QtWidgets.QWidget):
 
         form = QtWidgets.QFormLayout(self)
         form.addRow("Preset", self.preset)
-        form.addRow("Matcher / ratio", _row(self.matcher, self.ratio))
+        form.addRow("Matcher / ratio", row_widget(self.matcher, self.ratio))
         form.addRow("Model", self.model)
-        form.addRow("Solver / drmax", _row(self.solver, self.drmax))
-        form.addRow("Trials / min inliers", _row(self.max_iter, self.min_inliers))
+        form.addRow("Solver / drmax", row_widget(self.solver, self.drmax))
+        form.addRow("Trials / min inliers", row_widget(self.max_iter, self.min_inliers))
         form.addRow("On failure", self.on_failure)
-        form.addRow("Drift removal", _row(self.preserve_scales, self.drift_x, self.drift_y))
-        form.addRow("Box (T H L W)", _row(*self.box))
-        form.addRow("Z-bin / order", _row(self.zbin, self.order))
-        form.addRow("Output dtype", _row(self.dtype, self.pad))
+        form.addRow("Drift removal", row_widget(self.preserve_scales, self.drift_x, self.drift_y))
+        form.addRow("Box (T H L W)", row_widget(*self.box))
+        form.addRow("Z-bin / order", row_widget(self.zbin, self.order))
+        form.addRow("Output dtype", row_widget(self.dtype, self.pad))
         form.addRow("Threads", self.threads)
-        form.addRow("Output", _row(self.output, self.browse))
+        form.addRow("Output", row_widget(self.output, self.browse))
         for w in (self.preset, self.matcher, self.model, self.solver, self.on_failure, self.order, self.dtype):
             w.currentTextChanged.connect(self.changed)
         self.browse.clicked.connect(self._browse)
@@ -118,8 +100,8 @@ class RegistrationControls(QtWidgets.QWidget):
         self.preserve_scales.setChecked(s.post.preserve_scales)
         self.drift_x.setChecked(bool(s.post.subtract_linear_fit[0]))
         self.drift_y.setChecked(bool(s.post.subtract_linear_fit[1]))
-        for spin, v in zip(self.box, s.evaluation_box):
-            spin.setValue(int(v))
+        for edge, v in zip(self.box, s.evaluation_box):
+            edge.setValue(int(v))
         self.zbin.setValue(s.zbin)
         self.order.setCurrentText(str(s.int_order))
         self.dtype.setCurrentText(s.dtype)
@@ -130,11 +112,3 @@ class RegistrationControls(QtWidgets.QWidget):
         if path:
             self.output.setText(path)
 
-
-def _row(*widgets) -> QtWidgets.QWidget:
-    holder = QtWidgets.QWidget()
-    layout = QtWidgets.QHBoxLayout(holder)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for w in widgets:
-        layout.addWidget(w)
-    return holder

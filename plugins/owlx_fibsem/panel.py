@@ -16,6 +16,7 @@ import numpy as np
 from PyQt5 import QtCore, QtWidgets
 
 from owlx.errors import OwlxError
+from owlx.gui.panel_kit import PanelJobs, connect_session, controls_over_plots, hbox
 from owlx_fibsem.controls import RegistrationControls
 from owlx_fibsem.export import export_csv
 from owlx_fibsem.frames import MemoryFrames, source_info
@@ -36,7 +37,6 @@ class FibsemPanel(QtWidgets.QWidget):
         self.session = ctx.session
         self.run = None
         self.pair = None
-        self._job = None
         self._metric_rows: list[dict] = []
         self.controls = RegistrationControls()
         self.plots = RegistrationPlots()
@@ -45,46 +45,25 @@ class FibsemPanel(QtWidgets.QWidget):
         self.preview_button.setToolTip("Match the shown frame with the next one and draw the matches")
         self.register_button = QtWidgets.QPushButton("Register")
         self.cancel_button = QtWidgets.QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
         self.export_button = QtWidgets.QPushButton("Export CSV…")
         self.export_button.setEnabled(False)
         self.progress = QtWidgets.QProgressBar()
         self.info = QtWidgets.QLabel("")
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.jobs = PanelJobs(ctx, self.info, self.progress, self.cancel_button)
 
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.controls)
-        buttons = QtWidgets.QHBoxLayout()
-        for b in (self.preview_button, self.register_button, self.cancel_button, self.export_button):
-            buttons.addWidget(b)
-        splitter = QtWidgets.QSplitter(QtCore.Qt.Vertical)
-        splitter.addWidget(scroll)
-        splitter.addWidget(self.plots)
         layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(buttons)
+        layout.addLayout(hbox(self.preview_button, self.register_button, self.cancel_button, self.export_button))
         layout.addWidget(self.progress)
         layout.addWidget(self.info)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(controls_over_plots(self.controls, self.plots), 1)
 
         self.preview_button.clicked.connect(self.preview)
         self.register_button.clicked.connect(self.register)
-        self.cancel_button.clicked.connect(self.cancel)
         self.export_button.clicked.connect(self._ask_export)
-        s = self.session
-        pairs = [(s.stack_changed, self._on_stack), (s.frame_changed, self._on_frame)]
-        for signal, slot in pairs:
-            signal.connect(slot)
-
-        def detach(*_args, pairs=pairs):  # the session must never call into a deleted widget
-            for signal, slot in pairs:
-                try:
-                    signal.disconnect(slot)
-                except (ValueError, RuntimeError):
-                    pass
-
-        self.destroyed.connect(detach)
+        connect_session(self, [(self.session.stack_changed, self._on_stack),
+                               (self.session.frame_changed, self._on_frame)])
 
     # -- session ------------------------------------------------------------------------------
     def _on_stack(self, *_):
@@ -102,39 +81,19 @@ class FibsemPanel(QtWidgets.QWidget):
         info = source_info(s.source) if s.source is not None else {}
         return MemoryFrames(s.frame, n=s.n_frames, info=info, dtype=s.stack.dtype, shape=s.stack.frame_shape)
 
-    def _fail(self, message: str) -> None:
-        self.info.setText(message)
-        self.ctx.error(message)
-
-    def _failed(self, outcome, what: str) -> bool:
-        if outcome.status == "done":
-            return False
-        if outcome.status == "cancelled":
-            self.info.setText(f"{what} cancelled")
-        else:
-            self._fail(f"{what} failed: {outcome.error}")
-        return True
-
     # -- preview ------------------------------------------------------------------------------
     def preview(self):
         """Match the shown frame with the next (the previous for the last frame); returns the job."""
-        try:
-            frames = self._frames()
-            settings = self.controls.settings()
-        except OwlxError as err:
-            self._fail(str(err))
+        got = self.jobs.attempt(lambda: (self._frames(), self.controls.settings()))
+        if got is None:
             return None
+        frames, settings = got
         i = self.session.frame_index
         j = i + 1 if i + 1 < len(frames) else i - 1
-        job = preview_job(frames, i, j, settings)
         self.info.setText(f"matching frames {i} and {j}…")
-        self.ctx.run_job(job, on_progress=lambda d, t: None, on_finished=self._preview_done)
-        return job
+        return self.jobs.run(preview_job(frames, i, j, settings), "pair preview", self._preview_done)
 
-    def _preview_done(self, outcome) -> None:
-        if self._failed(outcome, "pair preview"):
-            return
-        p = outcome.value
+    def _preview_done(self, p) -> None:
         self.pair = p
         self.plots.show_residuals(p.residuals)
         self.plots.setCurrentWidget(self.plots.residual_plot)
@@ -162,30 +121,23 @@ class FibsemPanel(QtWidgets.QWidget):
     # -- registration ---------------------------------------------------------------------------
     def register(self):
         """Start the registration job of the shown stack; returns the job (None on error)."""
-        if self._job is not None:
+        if self.jobs.busy:
             return None
-        try:
-            frames = self._frames()
-            settings = self.controls.settings()
-            output = self.controls.output.text().strip() or None
-            job = registration_job(frames, settings, output, threads=self.controls.threads.value())
-        except OwlxError as err:
-            self._fail(str(err))
+        got = self.jobs.attempt(self._registration)
+        if got is None:
             return None
-        self._job = job
+        frames, job = got
         self._metric_rows = []
         self.plots.clear_steps()
         self.plots.setCurrentWidget(self.plots.shift_plot)
-        self.register_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
         self.info.setText(f"registering {len(frames)} frames…")
-        self.ctx.run_job(job, on_result=self._event, on_progress=self._progress, on_finished=self._registered)
-        return job
+        return self.jobs.start(job, "registration", self.show_run, button=self.register_button, on_result=self._event)
 
-    def _progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
+    def _registration(self):
+        """(frames, job) of a registration with the form's settings (raises OwlxError)."""
+        frames = self._frames()
+        output = self.controls.output.text().strip() or None
+        return frames, registration_job(frames, self.controls.settings(), output, threads=self.controls.threads.value())
 
     def _event(self, event) -> None:
         kind = event[0]
@@ -199,16 +151,8 @@ class FibsemPanel(QtWidgets.QWidget):
             self.plots.show_metrics(sorted(self._metric_rows, key=lambda r: r["slice"]))
 
     def cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-
-    def _registered(self, outcome) -> None:
-        self._job = None
-        self.register_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        if self._failed(outcome, "registration"):
-            return
-        self.show_run(outcome.value)
+        """Stop a running registration (between pairs)."""
+        self.jobs.cancel()
 
     def show_run(self, run) -> None:
         self.run = run
@@ -233,9 +177,7 @@ class FibsemPanel(QtWidgets.QWidget):
         if not path:
             return
         stem = path[:-4] if path.lower().endswith(".csv") else path
-        try:
-            written = self.export(stem)
-        except OwlxError as err:
-            self._fail(str(err))
+        written = self.jobs.attempt(self.export, stem)
+        if written is None:
             return
         self.ctx.status(f"wrote {len(written)} CSV files next to {stem}")

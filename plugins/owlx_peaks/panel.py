@@ -13,6 +13,7 @@ import numpy as np
 from PyQt5 import QtCore, QtWidgets
 
 from owlx.errors import OwlxError
+from owlx.gui.panel_kit import PanelJobs, combo, connect_session, hbox, save_path, spin
 
 from .export import export_peaks
 from .peak_jobs import FrameReader, PeakResult, centre_job, peaks_job
@@ -43,6 +44,7 @@ class PeaksPanel(QtWidgets.QWidget):
         self.show_overlay.setChecked(True)
         self.info = QtWidgets.QLabel("")
         self.info.setWordWrap(True)
+        self.jobs = PanelJobs(ctx, self.info)  # the tabs report through it too
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.addTab(self._peaks_tab(), "Peaks")
         self.azimuthal = AzimuthalTab(self)
@@ -53,50 +55,26 @@ class PeaksPanel(QtWidgets.QWidget):
                            (self.mask, "Mask")):
             self.tabs.addTab(tab, title)
 
-        top = QtWidgets.QHBoxLayout()
-        for w in (self.centre_button, self.normalize_bg, self.show_overlay):
-            top.addWidget(w)
         layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(top)
+        layout.addLayout(hbox(self.centre_button, self.normalize_bg, self.show_overlay))
         layout.addWidget(self.centre_label)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.info)
 
         self.centre_button.clicked.connect(self.find_centre)
         self.show_overlay.toggled.connect(self.draw_overlay)
-        s = self.session
-        pairs = [(s.stack_changed, self._on_stack), (s.frame_changed, self._on_frame)]
-        for signal, slot in pairs:
-            signal.connect(slot)
-
-        def detach(*_args, pairs=pairs):  # the session must never call into a deleted widget
-            for signal, slot in pairs:
-                try:
-                    signal.disconnect(slot)
-                except (ValueError, RuntimeError):
-                    pass
-
-        self.destroyed.connect(detach)
+        connect_session(self, [(self.session.stack_changed, self._on_stack),
+                               (self.session.frame_changed, self._on_frame)])
 
     def _peaks_tab(self) -> QtWidgets.QWidget:
         tab = QtWidgets.QWidget()
-        self.method = QtWidgets.QComboBox()
-        self.method.addItems(["autocorrelation", "persistence"])
-        self.method.setToolTip("autocorrelation/Laplacian (single crystals) or topological persistence")
-        self.prominence = QtWidgets.QDoubleSpinBox()
-        self.prominence.setRange(0.0, 1e12)
-        self.prominence.setDecimals(3)
-        self.prominence.setValue(0.0)
-        self.prominence.setToolTip("persistence: keep peaks whose prominence (persistence) exceeds this")
-        self.min_dist = QtWidgets.QDoubleSpinBox()
-        self.min_dist.setRange(0.0, 1e4)
-        self.min_dist.setSuffix(" px")
-        self.min_dist.setSpecialValueText("auto")
-        self.min_dist.setToolTip("drop peaks closer than this to a stronger one (auto: min(shape)/100, or none)")
-        self.radius = QtWidgets.QDoubleSpinBox()
-        self.radius.setRange(1.0, 200.0)
-        self.radius.setValue(5.0)
-        self.radius.setSuffix(" px")
+        self.method = combo(["autocorrelation", "persistence"],
+                            tip="autocorrelation/Laplacian (single crystals) or topological persistence")
+        self.prominence = spin(0.0, 1e12, 0.0, decimals=3,
+                               tip="persistence: keep peaks whose prominence (persistence) exceeds this")
+        self.min_dist = spin(0.0, 1e4, 0.0, decimals=2, suffix=" px", special="auto",
+                             tip="drop peaks closer than this to a stronger one (auto: min(shape)/100, or none)")
+        self.radius = spin(1.0, 200.0, 5.0, decimals=2, suffix=" px")
         self.find_button = QtWidgets.QPushButton("Find peaks")
         self.table = QtWidgets.QTableWidget(0, len(_COLUMNS))
         self.table.setHorizontalHeaderLabels(_COLUMNS)
@@ -111,12 +89,9 @@ class PeaksPanel(QtWidgets.QWidget):
         form.addRow("prominence", self.prominence)
         form.addRow("min. distance", self.min_dist)
         form.addRow("circle radius", self.radius)
-        buttons = QtWidgets.QHBoxLayout()
-        for b in (self.find_button, self.export_csv_button, self.export_h5_button):
-            buttons.addWidget(b)
         layout = QtWidgets.QVBoxLayout(tab)
         layout.addLayout(form)
-        layout.addLayout(buttons)
+        layout.addLayout(hbox(self.find_button, self.export_csv_button, self.export_h5_button))
         layout.addWidget(self.table, 1)
         self.find_button.clicked.connect(self.find_peaks)
         self.radius.valueChanged.connect(self.draw_overlay)
@@ -126,25 +101,8 @@ class PeaksPanel(QtWidgets.QWidget):
 
     # -- helpers used by the tabs -------------------------------------------------------------
     def reader(self) -> FrameReader | None:
-        try:
-            return FrameReader(self.session)
-        except OwlxError as err:
-            self.fail(str(err))
-            return None
-
-    def fail(self, message: str) -> None:
-        self.info.setText(message)
-        self.ctx.error(message)
-
-    def failed(self, outcome, what: str) -> bool:
-        """Report a job that did not finish; True when it did not."""
-        if outcome.status == "done":
-            return False
-        if outcome.status == "cancelled":
-            self.info.setText(f"{what} cancelled")
-        else:
-            self.fail(f"{what} failed: {outcome.error}")
-        return True
+        """A reader of the session's stack, or None (reported) when none is open."""
+        return self.jobs.attempt(FrameReader, self.session)
 
     def centre_or_default(self) -> np.ndarray | None:
         """The found centre, else the geometric centre of the frame (None without a stack)."""
@@ -173,12 +131,10 @@ class PeaksPanel(QtWidgets.QWidget):
             return
         self.info.setText("finding the centre…")
         job = centre_job(reader, self.session.frame_index, self.normalize_bg.isChecked())
-        self.ctx.run_job(job, on_progress=lambda d, t: None, on_finished=self._centre_done)
+        self.jobs.run(job, "centre", self._centre_done)
 
-    def _centre_done(self, outcome) -> None:
-        if self.failed(outcome, "centre"):
-            return
-        centre, quality = outcome.value
+    def _centre_done(self, value) -> None:
+        centre, quality = value
         self.set_centre(centre)
         self.info.setText(f"centre quality (peak NCC) {quality:.3f}")
 
@@ -195,15 +151,10 @@ class PeaksPanel(QtWidgets.QWidget):
         method = self.method.currentText()
         min_dist = self.min_dist.value() or None
         self.info.setText(f"finding peaks ({method})…")
-        self.find_button.setEnabled(False)
         job = peaks_job(reader, self.session.frame_index, method, self.centre, self.prominence.value(), min_dist)
-        self.ctx.run_job(job, on_progress=lambda d, t: None, on_finished=self._peaks_done)
+        self.jobs.run(job, "peak finding", self._peaks_done, button=self.find_button)
 
-    def _peaks_done(self, outcome) -> None:
-        self.find_button.setEnabled(True)
-        if self.failed(outcome, "peak finding"):
-            return
-        res: PeakResult = outcome.value
+    def _peaks_done(self, res: PeakResult) -> None:
         self.result = res
         if self.centre is None:
             self.set_centre(res.centre)
@@ -246,14 +197,13 @@ class PeaksPanel(QtWidgets.QWidget):
         return export_peaks(self.result, path, fmt)
 
     def _ask_export(self, fmt: str) -> None:
-        filt = "HDF5 (*.h5 *.hdf5)" if fmt == "hdf5" else "CSV (*.csv)"
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export peaks", "", filt)
+        path = save_path(self, "Export peaks", fmt)
         if not path:
             return
         try:
             written = self.export_peaks(path, fmt)
         except (OwlxError, OSError) as err:
-            self.fail(str(err))
+            self.jobs.fail(str(err))
             return
         self.ctx.status(f"wrote {written}")
 

@@ -1,6 +1,7 @@
 """The peak panel's work as :class:`owlx.jobs.Job` objects (no Qt; they run inline in tests).
 
-Each job reads frames through a :class:`FrameReader` made when the job is made, so switching the
+Each job reads frames through a :class:`FrameReader` (:class:`owlx.stack_reader.StackReader`: reads
+hold the session's ``io_lock``) made when the job is made, so switching the
 dataset while a job runs cannot mix two stacks. The algorithms are those of ``owlx.core``:
 
 * :func:`peaks_job` — centre (``autocenter``) and peaks (``bragg_peaks`` or
@@ -28,40 +29,14 @@ from owlx.core.image_shift import shift_image
 from owlx.core.nfold import nfold
 from owlx.core.persistence import bragg_peaks_persistence
 from owlx.core.stack_mask import CollectionMask
-from owlx.errors import OwlxError, ParameterError
-from owlx.io.maskbits import valid_from_bits
+from owlx.errors import ParameterError
 from owlx.jobs import Job
+from owlx.stack_reader import StackReader as FrameReader
 
 __all__ = [
     "AlignedStack", "FrameReader", "PeakResult", "align_stack_job", "azimuthal_job", "centre_job", "find_peaks",
     "mask_job", "peaks_job", "symmetrise_job",
 ]
-
-
-class FrameReader:
-    """Frames and validity masks (True = valid) of the session's stack as it was when made."""
-
-    def __init__(self, session):
-        if session.stack is None:
-            raise OwlxError("no stack is open")
-        self.stack = session.stack
-        self.mask_stack = session.mask_stack
-        self.mask_settings = session.mask_settings
-        self.shape = tuple(self.stack.frame_shape)
-        self.name = str(getattr(session, "stack_path", "") or "")
-
-    def __len__(self) -> int:
-        return len(self.stack)
-
-    def frame(self, index: int) -> np.ndarray:
-        return np.asarray(self.stack[int(index)])
-
-    def mask(self, index: int) -> np.ndarray | None:
-        ms = self.mask_settings
-        if self.mask_stack is None or not ms.enabled:
-            return None
-        raw = self.mask_stack[0 if len(self.mask_stack) == 1 else int(index)]
-        return valid_from_bits(raw, ms.out_bits, ms.invert)
 
 
 @dataclass

@@ -15,28 +15,16 @@ from owlx.core.polar import POLAR_METHODS
 from owlx.core.polar_analysis import FEATURES, PAIRINGS, PolarSettings
 from owlx.core.ring_profiles import NORMALIZATIONS
 from owlx.core.shot_pairing import PAIR_METHODS
+from owlx.gui import panel_kit as kit
 
 __all__ = ["PolarControls"]
 
 
 def spin(lo, hi, value, decimals=0, step=1.0, tip="", special=None):
-    box = QtWidgets.QDoubleSpinBox() if decimals else QtWidgets.QSpinBox()
-    box.setRange(lo, hi)
-    if decimals:
-        box.setDecimals(decimals)
-        box.setSingleStep(step)
-    box.setValue(value)
-    box.setKeyboardTracking(False)  # one edit per value typed, not one per digit
-    box.setToolTip(tip)
-    if special:
-        box.setSpecialValueText(special)
-    return box
-
-
-def combo(items, tip=""):
-    box = QtWidgets.QComboBox()
-    box.addItems(list(items))
-    box.setToolTip(tip)
+    """:func:`owlx.gui.panel_kit.spin` (``decimals`` 0: an integer box) that reports one edit per
+    value typed, not one per digit."""
+    box = kit.spin(lo, hi, value, decimals=decimals or None, step=step if decimals else 1, tip=tip, special=special)
+    box.setKeyboardTracking(False)
     return box
 
 
@@ -57,7 +45,7 @@ class PolarControls(QtWidgets.QWidget):
         self.r_min = spin(0, 100_000, 5, tip="Smallest radius of the polar image (px)")
         self.r_max = spin(1, 100_000, 100, tip="Polar radii stop before this radius (px)")
         self.n_phi = spin(4, 100_000, 360, tip="Number of angles of the polar image")
-        self.method = combo(POLAR_METHODS, "Nearest pixel (LOKI) or bilinear interpolation")
+        self.method = kit.combo(POLAR_METHODS, tip="Nearest pixel (LOKI) or bilinear interpolation")
         self.band_lo = spin(0, 100_000, 40, tip="First radius of the correlated band (px)")
         self.band_hi = spin(1, 100_000, 50, tip="The band stops before this radius (px)")
         self.half_width = spin(0, 1000, 2, tip="Each ring profile averages ±Δ polar rows")
@@ -70,12 +58,12 @@ class PolarControls(QtWidgets.QWidget):
         self.subtract_fit.setToolTip("Correlate each ring minus its smooth periodic fit")
         self.frame_set = QtWidgets.QComboBox()
         self.frame_set.setToolTip("Frames to correlate, in view order")
-        self.pairing = combo(PAIRINGS, "Pair shots by fit distance, take consecutive shots, or no differences")
-        self.pair_method = combo(PAIR_METHODS, "Greedy (LOKI) or optimal matching of the fits")
-        self.feature = combo(FEATURES, "Fit coefficients compared when pairing")
+        self.pairing = kit.combo(PAIRINGS, tip="Pair shots by fit distance, take consecutive shots, or no differences")
+        self.pair_method = kit.combo(PAIR_METHODS, tip="Greedy (LOKI) or optimal matching of the fits")
+        self.feature = kit.combo(FEATURES, tip="Fit coefficients compared when pairing")
         self.delta = spin(1, 100_000, 1, tip="Consecutive pairing: shots this far apart")
-        self.norm = combo(NORMALIZATIONS, "Normalisation of every ring before differencing")
-        self.average = combo(AVERAGES, "Average of the mask-normalised correlations over pairs")
+        self.norm = kit.combo(NORMALIZATIONS, tip="Normalisation of every ring before differencing")
+        self.average = kit.combo(AVERAGES, tip="Average of the mask-normalised correlations over pairs")
         self.wavelength_nm = spin(0, 1e4, 0.0, 5, 0.01, "Wavelength (nm); 0 = unknown (no cos ψ)", "unknown")
         self.distance_mm = spin(0, 1e6, 0.0, 2, 1.0, "Detector distance (mm); 0 = unknown", "unknown")
         self.pixel_um = spin(0, 1e5, 0.0, 2, 1.0, "Pixel size (µm); 0 = unknown", "unknown")

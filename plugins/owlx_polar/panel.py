@@ -12,9 +12,16 @@
 from __future__ import annotations
 
 import numpy as np
-from PyQt5 import QtCore, QtWidgets
+from PyQt5 import QtWidgets
 
 from owlx.errors import OwlxError
+from owlx.gui.panel_kit import (
+    PanelJobs,
+    connect_session,
+    controls_over_plots,
+    hbox,
+    save_path,
+)
 from owlx.jobs import Job
 from owlx_polar.controls import PolarControls
 from owlx_polar.export import export_csv, export_hdf5
@@ -35,7 +42,6 @@ class PolarPanel(QtWidgets.QWidget):
         self.session = ctx.session
         self.result = None
         self.preview = None
-        self._job = None  # the running correlation job (cancel goes to the job, not the handle)
         self.controls = PolarControls()
         self.plots = PolarPlots()
         self.plots.setMinimumHeight(240)
@@ -46,7 +52,6 @@ class PolarPanel(QtWidgets.QWidget):
         self.preview_button = QtWidgets.QPushButton("Polar image")
         self.correlate_button = QtWidgets.QPushButton("Correlate")
         self.cancel_button = QtWidgets.QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
         self.export_h5_button = QtWidgets.QPushButton("Export HDF5…")
         self.export_csv_button = QtWidgets.QPushButton("Export CSV…")
         for b in (self.export_h5_button, self.export_csv_button):
@@ -55,25 +60,14 @@ class PolarPanel(QtWidgets.QWidget):
         self.progress.setTextVisible(True)
         self.info = QtWidgets.QLabel("")
         self.info.setWordWrap(True)
+        self.jobs = PanelJobs(ctx, self.info, self.progress, self.cancel_button)  # the correlation is the long job
 
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.controls)
-        row1 = QtWidgets.QHBoxLayout()
-        for w in (self.fit_button, self.show_centre, self.preview_button):
-            row1.addWidget(w)
-        row2 = QtWidgets.QHBoxLayout()
-        for w in (self.correlate_button, self.cancel_button, self.export_h5_button, self.export_csv_button):
-            row2.addWidget(w)
-        splitter = QtWidgets.QSplitter(QtCore.Qt.Vertical)
-        splitter.addWidget(scroll)
-        splitter.addWidget(self.plots)
         layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(row1)
-        layout.addLayout(row2)
+        layout.addLayout(hbox(self.fit_button, self.show_centre, self.preview_button))
+        layout.addLayout(hbox(self.correlate_button, self.cancel_button, self.export_h5_button, self.export_csv_button))
         layout.addWidget(self.progress)
         layout.addWidget(self.info)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(controls_over_plots(self.controls, self.plots), 1)
 
         self.controls.centre_edited.connect(self.draw_overlay)
         self.controls.band_edited.connect(self.draw_overlay)
@@ -81,23 +75,11 @@ class PolarPanel(QtWidgets.QWidget):
         self.fit_button.clicked.connect(self.fit_centre)
         self.preview_button.clicked.connect(self.compute_preview)
         self.correlate_button.clicked.connect(self.correlate)
-        self.cancel_button.clicked.connect(self.cancel)
         self.export_h5_button.clicked.connect(lambda: self._ask_export("hdf5"))
         self.export_csv_button.clicked.connect(lambda: self._ask_export("csv"))
         s = self.session
-        pairs = [(s.stack_changed, self._on_stack), (s.order_changed, self._refresh_frame_sets),
-                 (s.tags_changed, self._refresh_frame_sets)]
-        for signal, slot in pairs:
-            signal.connect(slot)
-
-        def detach(*_args, pairs=pairs):  # the session must never call into a deleted widget
-            for signal, slot in pairs:
-                try:
-                    signal.disconnect(slot)
-                except (ValueError, RuntimeError):
-                    pass
-
-        self.destroyed.connect(detach)
+        connect_session(self, [(s.stack_changed, self._on_stack), (s.order_changed, self._refresh_frame_sets),
+                               (s.tags_changed, self._refresh_frame_sets)])
         self._on_stack()
 
     # -- session ------------------------------------------------------------------------------
@@ -128,25 +110,7 @@ class PolarPanel(QtWidgets.QWidget):
 
     # -- jobs ---------------------------------------------------------------------------------
     def _reader(self):
-        try:
-            return FrameReader(self.session)
-        except OwlxError as err:
-            self._fail(str(err))
-            return None
-
-    def _fail(self, message: str) -> None:
-        self.info.setText(message)
-        self.ctx.error(message)
-
-    def _failed(self, outcome, what: str) -> bool:
-        """Report a job that did not finish; True when it did not."""
-        if outcome.status == "done":
-            return False
-        if outcome.status == "cancelled":
-            self.info.setText(f"{what} cancelled")
-        else:
-            self._fail(f"{what} failed: {outcome.error}")
-        return True
+        return self.jobs.attempt(FrameReader, self.session)
 
     def fit_centre(self) -> None:
         reader = self._reader()
@@ -155,12 +119,9 @@ class PolarPanel(QtWidgets.QWidget):
         x, y, r = self.controls.centre()
         job = centre_job(reader, self.session.frame_index, (x, y, r), self.controls.ring_width.value(),
                          self.controls.n_points.value())
-        self.ctx.run_job(job, on_progress=lambda d, t: None, on_finished=self._centre_done)
+        self.jobs.run(job, "ring fit", self._centre_done)
 
-    def _centre_done(self, outcome) -> None:
-        if self._failed(outcome, "ring fit"):
-            return
-        fit = outcome.value
+    def _centre_done(self, fit) -> None:
         self.controls.set_centre(fit.x, fit.y, fit.r)
         flags = f"; warning: {', '.join(fit.flags)}" if fit.flags else ""
         self.info.setText(f"ring fit: centre ({fit.x:.2f}, {fit.y:.2f}) px, radius {fit.r:.2f} px, "
@@ -170,17 +131,11 @@ class PolarPanel(QtWidgets.QWidget):
         reader = self._reader()
         if reader is None:
             return
-        try:
-            job = preview_job(reader, self.session.frame_index, self.controls.settings())
-        except OwlxError as err:
-            self._fail(str(err))
-            return
-        self.ctx.run_job(job, on_progress=lambda d, t: None, on_finished=self._preview_done)
+        job = self.jobs.attempt(lambda: preview_job(reader, self.session.frame_index, self.controls.settings()))
+        if job is not None:
+            self.jobs.run(job, "polar image", self._preview_done)
 
-    def _preview_done(self, outcome) -> None:
-        if self._failed(outcome, "polar image"):
-            return
-        p = outcome.value
+    def _preview_done(self, p) -> None:
         self.preview = p
         self.plots.show_polar(p.polar, p.polar_mask, float(p.radii[0]))
         self.plots.show_radial(p.radii, p.radial)
@@ -188,39 +143,25 @@ class PolarPanel(QtWidgets.QWidget):
     def correlate(self):
         """Start the correlation job of the chosen frame set; returns the job (None on error)."""
         reader = self._reader()
-        if reader is None or self._job is not None:
+        if reader is None or self.jobs.busy:
             return None
         key = self.controls.frame_set.currentData() or "selection"
-        try:
-            frames = frame_set(self.session, key)
-            job = correlation_job(reader, frames, self.controls.settings())
-        except OwlxError as err:
-            self._fail(str(err))
-            return None
-        self._job = job
-        self.correlate_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, len(frames) + 1)
-        self.progress.setValue(0)
-        self.info.setText(f"correlating {len(frames)} frames…")
-        self.ctx.run_job(job, on_progress=self._progress, on_finished=self._correlation_done)
-        return job
 
-    def _progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
+        def make():  # raises OwlxError for an empty frame set or bad settings
+            frames = frame_set(self.session, key)
+            return frames, correlation_job(reader, frames, self.controls.settings())
+
+        got = self.jobs.attempt(make)
+        if got is None:
+            return None
+        frames, job = got
+        self.progress.setRange(0, len(frames) + 1)
+        self.info.setText(f"correlating {len(frames)} frames…")
+        return self.jobs.start(job, "correlation", self.show_result, button=self.correlate_button)
 
     def cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-
-    def _correlation_done(self, outcome) -> None:
-        self._job = None
-        self.correlate_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        if self._failed(outcome, "correlation"):
-            return
-        self.show_result(outcome.value)
+        """Stop a running correlation (between frames)."""
+        self.jobs.cancel()
 
     def show_result(self, res) -> None:
         self.result = res
@@ -249,8 +190,7 @@ class PolarPanel(QtWidgets.QWidget):
         return [export_hdf5(self.result, path)] if fmt == "hdf5" else export_csv(self.result, path)
 
     def _ask_export(self, fmt: str) -> None:
-        filt = "HDF5 (*.h5 *.hdf5)" if fmt == "hdf5" else "CSV (*.csv)"
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export correlation", "", filt)
+        path = save_path(self, "Export correlation", fmt)
         if path:
             self.export_in_job(path, fmt)
 
@@ -258,16 +198,15 @@ class PolarPanel(QtWidgets.QWidget):
         """Write the last result as a job (files are not written on the GUI thread); the
         status bar names the files written, errors go to ``ctx.error``."""
         if self.result is None:
-            self._fail("nothing to export: run a correlation first")
+            self.jobs.fail("nothing to export: run a correlation first")
             return False
         result = self.result
 
         def write(_ctx):
             return [export_hdf5(result, path)] if fmt == "hdf5" else export_csv(result, path)
 
-        def done(outcome) -> None:
-            if not self._failed(outcome, "export"):
-                self.ctx.status(f"wrote {', '.join(str(p) for p in outcome.value)}")
+        def done(written) -> None:
+            self.ctx.status(f"wrote {', '.join(str(p) for p in written)}")
 
-        self.ctx.run_job(Job(write, name="polar: export"), on_finished=done)
+        self.jobs.run(Job(write, name="polar: export"), "export", done)
         return True

@@ -1,6 +1,7 @@
 """The polar panel's long work as :class:`owlx.jobs.Job` objects (no Qt; run inline in tests).
 
-Every job reads its frames through a :class:`FrameReader` that captures the session's stack,
+Every job reads its frames through a :class:`FrameReader` (:class:`owlx.stack_reader.StackReader`,
+reads hold the session's ``io_lock``) that captures the session's stack,
 mask dataset and mask settings when the job is made, so switching dataset while a job runs
 cannot mix two stacks in one result. The algorithms are those of ``owlx.core``.
 
@@ -25,41 +26,11 @@ from owlx.core.polar_analysis import (
     make_polar_map,
 )
 from owlx.core.ring_center import fit_ring_center
-from owlx.errors import OwlxError, ParameterError
-from owlx.io.maskbits import valid_from_bits
+from owlx.errors import ParameterError
 from owlx.jobs import Job
+from owlx.stack_reader import StackReader as FrameReader
 
 __all__ = ["FrameReader", "PolarPreview", "centre_job", "correlation_job", "preview_job"]
-
-
-class FrameReader:
-    """Frames and validity masks (True = valid) of the session's current stack, as it was when
-    the reader was made. Reads hold the session's ``io_lock``: a save closes and reopens the
-    file while holding it, and these reads run on worker threads."""
-
-    def __init__(self, session):
-        if session.stack is None:
-            raise OwlxError("no stack is open")
-        self.stack = session.stack
-        self.mask_stack = session.mask_stack
-        self.mask_settings = session.mask_settings
-        self.io_lock = session.io_lock
-        self.shape = tuple(self.stack.frame_shape)
-
-    def __len__(self) -> int:
-        return len(self.stack)
-
-    def frame(self, index: int) -> np.ndarray:
-        with self.io_lock:
-            return np.asarray(self.stack[int(index)])
-
-    def mask(self, index: int) -> np.ndarray | None:
-        ms = self.mask_settings
-        if self.mask_stack is None or not ms.enabled:
-            return None
-        with self.io_lock:
-            raw = self.mask_stack[0 if len(self.mask_stack) == 1 else int(index)]
-        return valid_from_bits(raw, ms.out_bits, ms.invert)
 
 
 def centre_job(reader: FrameReader, index: int, start: tuple[float, float, float], ring_width: float,

@@ -87,5 +87,5 @@ def test_cancel_stops_the_registration(fib_window, open_panel, qtbot):
     panel.controls.preset.setCurrentText("reference")
     job = panel.register()
     panel.cancel()
-    qtbot.waitUntil(lambda: panel._job is None, timeout=60000)
+    qtbot.waitUntil(lambda: panel.jobs.job is None, timeout=60000)
     assert job.cancelled and panel.run is None and "cancelled" in panel.info.text()

@@ -50,7 +50,7 @@ def test_cancel_stops_the_correlation(plugin_window, open_panel, qtbot):
     prepare(panel)
     job = panel.correlate()
     panel.cancel()
-    qtbot.waitUntil(lambda: panel._job is None, timeout=60000)
+    qtbot.waitUntil(lambda: panel.jobs.job is None, timeout=60000)
     assert job.cancelled and panel.result is None
     assert "cancelled" in panel.info.text()
 
