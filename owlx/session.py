@@ -78,6 +78,9 @@ class Session(OrderMixin, ResultsMixin, ScriptingMixin):
         from .session_model import attach_model
 
         attach_model(self)  # self.model: the sphere results of the current stack (owlx.model_results)
+        from .patterson_results import attach_patterson
+
+        attach_patterson(self)  # self.patterson: Owl's per-frame Patterson parameters (patterson/)
 
     # -- opening ------------------------------------------------------------------------------
     def open(self, path: str | os.PathLike | list, dataset: str | None = None, swmr: bool = False) -> None:

@@ -192,3 +192,11 @@ def test_errors_a_script_can_meet():
     with pytest.raises(OwlxError, match="need an HDF5 file"):
         s.fit()
     assert s.tag("x", [0, 2]) == 2 and s.tagged("x").tolist() == [0, 2]  # tags work on arrays too
+
+
+def test_a_script_session_has_the_patterson_parameters_without_the_gui(tmp_path):
+    from owlx.demo import make_demo_file
+
+    path = make_demo_file(tmp_path / "p.cxi", n_frames=3, size=64)
+    s = owlx.open(str(path))
+    assert s.patterson is not None and s.patterson.n_frames == 3
