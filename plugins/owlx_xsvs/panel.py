@@ -35,6 +35,8 @@ from .project_form import ProjectForm
 class XsvsPanel(QtWidgets.QWidget):
     """Project form, run controls and plots. ``last_outcome`` is the status of the last run."""
 
+    project_loaded = QtCore.pyqtSignal(bool)  # a .ini was read (True) or could not be (False)
+
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
         self.ctx = ctx
@@ -91,13 +93,20 @@ class XsvsPanel(QtWidgets.QWidget):
         layout.addWidget(split, 1)
 
     # -- project ------------------------------------------------------------------------------
-    def load_ini(self, path: str) -> bool:
-        """Show the project of a pyxsvs input file; errors go to the status bar."""
-        try:
-            project = read_project(path)
-        except OwlxError as err:
-            self.ctx.error(str(err))
-            return False
+    def load_ini(self, path: str) -> None:
+        """Read a pyxsvs input file in a job (it checks that each of thousands of frame files
+        exists, slow on a network disk) and show its project; ``project_loaded(ok)`` follows.
+        Errors go to the status bar."""
+        job = Job(lambda job_ctx: read_project(path), name="reading XSVS project")
+        self.ctx.run_job(job, on_finished=lambda outcome, p=path: self._ini_read(p, outcome))
+
+    def _ini_read(self, path: str, outcome) -> None:
+        if not outcome.ok:
+            if outcome.status == "failed":
+                self.ctx.error(str(outcome.error))
+            self.project_loaded.emit(False)
+            return
+        project = outcome.value
         self.project, self.series = project, None
         self.form.show_project(project)
         self.form.set_exposures_editable(False)
@@ -107,7 +116,7 @@ class XsvsPanel(QtWidgets.QWidget):
         for w in project.warnings:
             self.ctx.status(w)
         self.show_rings()
-        return True
+        self.project_loaded.emit(True)
 
     def use_open_series(self) -> bool:
         """Build the project over the numbered EDF series open in the viewer."""

@@ -18,12 +18,19 @@ def panel(plugin_window, open_panel):
     return open_panel(plugin_window, "XSVS")
 
 
+def load(qtbot, panel, path) -> bool:
+    """Open a .ini as the panel does (read in a job) and return whether it loaded."""
+    with qtbot.waitSignal(panel.project_loaded, timeout=20000) as blocker:
+        panel.load_ini(str(path))
+    return blocker.args[0]
+
+
 def wait_finished(qtbot, panel, timeout=20000):
     qtbot.waitUntil(lambda: panel.last_outcome is not None, timeout=timeout)
 
 
 def test_panel_runs_the_subset_project_and_shows_beta(qtbot, plugin_window, panel):
-    assert panel.load_ini(str(SUBSET))
+    assert load(qtbot, panel, SUBSET)
     assert panel.form.table.rowCount() == 6
     rings = plugin_window.plugin_contexts["xsvs"].overlays["rings"]
     assert rings.n_circles == 18  # 9 rings × inner and outer boundary
@@ -50,7 +57,7 @@ def test_panel_runs_the_subset_project_and_shows_beta(qtbot, plugin_window, pane
 
 
 def test_panel_cancels_a_run(qtbot, panel):
-    assert panel.load_ini(str(SUBSET))
+    assert load(qtbot, panel, SUBSET)
     panel.run_button.click()
     qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=20000)
     panel.cancel_button.click()
@@ -83,7 +90,7 @@ def test_panel_builds_a_project_over_the_open_series(qtbot, plugin_window, panel
     assert out.exists()
 
 
-def test_panel_reports_errors_without_dialogs(panel):
+def test_panel_reports_errors_without_dialogs(qtbot, panel):
     assert not panel.use_open_series()  # the demo CXI file is not an EDF series
-    assert not panel.load_ini(str(SUBSET.parent / "no_such.ini"))
+    assert not load(qtbot, panel, SUBSET.parent / "no_such.ini")
     assert not panel.start()  # no project yet
