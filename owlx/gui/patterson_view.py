@@ -134,7 +134,8 @@ class PattersonController(QtCore.QObject):
         levels, lock = self.panel.levels, s.io_lock
 
         def work(ctx) -> PattersonAnswer:
-            results.load()
+            with lock:  # a save may have the file closed or open for writing
+                results.load()
             params = results.params(frame)
             image, good = raw, valid
             if image is None:

@@ -139,9 +139,10 @@ class PeakOverlay(QtCore.QObject):
         a: _Answer = outcome.value
         if a.token != self._token or not self.enabled:
             return
+        first = not self._discovered  # the fallback note once per discovery, not on every frame step
         self._discovered = True
         self.peak_list, self.kind, self.note = a.peak_list, a.kind, a.note
-        if a.note and a.peak_list is not None:
+        if first and a.note and a.peak_list is not None:
             self.window.show_message("info", a.note)
         self._show(a.peaks)
 

@@ -17,6 +17,7 @@ from PyQt5 import QtCore, QtWidgets
 
 from owlx.errors import OwlxError
 from owlx.gui.panel_kit import PanelJobs, connect_session, controls_over_plots, hbox
+from owlx.stack_reader import StackReader
 from owlx_fibsem.controls import RegistrationControls
 from owlx_fibsem.export import export_csv
 from owlx_fibsem.frames import MemoryFrames, source_info
@@ -74,12 +75,14 @@ class FibsemPanel(QtWidgets.QWidget):
         self._draw_pair()
 
     def _frames(self):
-        """The session's stack as a frame reader (reads go through the session's I/O lock)."""
+        """The session's stack as it is now, as a frame reader (reads hold the session's I/O
+        lock; a dataset switched while a job runs cannot mix two stacks into one run)."""
         s = self.session
         if s.stack is None or s.n_frames < 2:
             raise OwlxError("registration needs a stack of at least 2 frames: open one first")
         info = source_info(s.source) if s.source is not None else {}
-        return MemoryFrames(s.frame, n=s.n_frames, info=info, dtype=s.stack.dtype, shape=s.stack.frame_shape)
+        reader = StackReader(s)
+        return MemoryFrames(reader.frame, n=len(reader), info=info, dtype=s.stack.dtype, shape=reader.shape)
 
     # -- preview ------------------------------------------------------------------------------
     def preview(self):
@@ -137,7 +140,10 @@ class FibsemPanel(QtWidgets.QWidget):
         """(frames, job) of a registration with the form's settings (raises OwlxError)."""
         frames = self._frames()
         output = self.controls.output.text().strip() or None
-        return frames, registration_job(frames, self.controls.settings(), output, threads=self.controls.threads.value())
+        source = self.session.source
+        inputs = () if source is None or source.path is None else source.path  # never write over the input
+        return frames, registration_job(frames, self.controls.settings(), output, threads=self.controls.threads.value(),
+                                        inputs=inputs)
 
     def _event(self, event) -> None:
         kind = event[0]

@@ -28,7 +28,7 @@ from owlx.core.fibsem_register import Registration, nomatch_frames, postprocess
 from owlx.core.fibsem_settings import RegistrationSettings
 from owlx.core.fibsem_transforms import PairFit
 from owlx.core.fibsem_warp import Canvas, canvas_for, moving_boxes
-from owlx.errors import DatasetError
+from owlx.errors import DatasetError, ParameterError
 from owlx.jobs import Job, JobContext
 from owlx_fibsem import tasks
 from owlx_fibsem.executor import InlinePool, make_pool
@@ -315,16 +315,40 @@ def _quality(run: RegistrationRun, frames, pool, ctx, progress) -> None:
     run.timings["quality metrics"] = time.perf_counter() - t
 
 
+def refuse_input_as_output(output: str | os.PathLike | None, inputs) -> None:
+    """Raise :class:`ParameterError` when ``output`` names one of the files in ``inputs`` (a path
+    or a list of paths): the MRC writer would truncate the stack while it is still being read."""
+    if not output:
+        return
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    out = os.path.realpath(os.fspath(output))
+    for path in inputs or ():
+        path = os.fspath(path)
+        same = os.path.realpath(path) == out
+        if not same and os.path.exists(path) and os.path.exists(out):
+            same = os.path.samefile(path, out)
+        if same:
+            raise ParameterError(f"the output {output} is the input file itself; choose another output file")
+
+
 def registration_job(frames, settings: RegistrationSettings | None = None, output: str | None = None, *,
                      threads: int = 1, n_workers: int | None = None, scheduler: str | None = None,
-                     client: Any = None, metrics: bool = True, record: bool = True) -> Job:
+                     client: Any = None, metrics: bool = True, record: bool = True, inputs=()) -> Job:
     """A job registering ``frames`` (a reader, or a path/folder/list opened as :class:`FileFrames`)
     inline, on ``threads`` threads, or on dask (``n_workers`` local processes, ``scheduler``
     address or ``client``). Its value is the :class:`RegistrationRun`; with ``output`` and
-    ``record`` the run's record and CSV tables are written next to the MRC file."""
+    ``record`` the run's record and CSV tables are written next to the MRC file. ``output`` must
+    not be an input file: the files of a :class:`FileFrames` and ``inputs`` (the files behind
+    :class:`MemoryFrames`) are checked."""
     s = settings or RegistrationSettings()
     if isinstance(frames, (str, os.PathLike, list, tuple)):
         frames = FileFrames.of(frames, channel=s.channel, fuse=s.imgb_fraction > 0)
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if isinstance(frames, FileFrames):
+        inputs = [*inputs, *(frames.path if isinstance(frames.path, tuple) else (frames.path,))]
+    refuse_input_as_output(output, inputs)
     use_dask = client is not None or scheduler is not None or n_workers is not None
     if use_dask and isinstance(frames, MemoryFrames):
         raise DatasetError("a dask run reads frames in its workers: give a file path, not frames in memory")

@@ -10,6 +10,7 @@ from PyQt5 import QtWidgets
 
 from owlx.errors import OwlxError
 from owlx.gui.panel_kit import PanelJobs, hbox, save_path, spin
+from owlx.jobs import Job
 
 from .export import export_aligned, export_azimuthal
 from .peak_jobs import align_stack_job, azimuthal_job, mask_job, symmetrise_job
@@ -169,11 +170,10 @@ class AlignTab(QtWidgets.QWidget):
 
     def _ask_save(self, fmt: str) -> None:
         path = save_path(self, "Save aligned stack", fmt)
-        if path:
-            try:
-                self.owner.ctx.status(f"wrote {', '.join(str(p) for p in self.save(path, fmt))}")
-            except (OwlxError, OSError) as err:
-                self.owner.jobs.fail(str(err))
+        if path:  # a whole stack: written in a job, not on the GUI thread
+            job = Job(lambda ctx: self.save(path, fmt), name="peaks: save aligned stack")
+            self.jobs.run(job, "saving the aligned stack",
+                          lambda written: self.owner.ctx.status(f"wrote {', '.join(str(p) for p in written)}"))
 
 
 class MaskTab(QtWidgets.QWidget):

@@ -1,6 +1,7 @@
 """pyxsvs project files, masks, geometry on the example data, and the Exp_1 regression
 (spec/xsvs.md §2, §3, §5, §15, §16.1–16.4, §16.9)."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,7 @@ def test_example_inputs_list_exposures_in_order():
     assert full.exposures[0].files[0].endswith("data/xsvs-series/sid1-1_40C_0001.edf.gz")
     assert [e.status for e in full.exposures] == ["ok"] * 5 + ["missing"] * 2 + ["ok"]
     assert len(full.exposures[5].missing) == 360
-    assert full.mask_path == str((DATA / "analysis" / "mask.edf").resolve())
+    assert os.path.samefile(full.mask_path, DATA / "analysis" / "mask.edf")  # ../shared may be a link
     subset = read_project(XSVS / "xsvs_input_subset.txt")
     assert [e.name for e in subset.exposures] == ["Exp_1", "Exp_2", "Exp_3", "Exp_4", "Exp_5", "Exp_8"]
     assert (subset.cenx, subset.ceny, subset.sample_name) == (125.01, 118.31, "SiD_1-1_40C_")

@@ -89,3 +89,32 @@ def test_cancel_stops_the_registration(fib_window, open_panel, qtbot):
     panel.cancel()
     qtbot.waitUntil(lambda: panel.jobs.job is None, timeout=60000)
     assert job.cancelled and panel.run is None and "cancelled" in panel.info.text()
+
+
+def test_register_refuses_to_write_over_the_open_file(plugin_window, open_panel, tmp_path):
+    """The output field naming the open (MRC) stack itself is a user error, not a truncated file."""
+    frames, _ = drift_stack(3, (32, 32), sigma=1.2, noise=0.3, seed=9)
+    path = tmp_path / "stack.mrc"
+    with mrcfile.new(path) as m:
+        m.set_data(to_int16(frames))
+    before = path.read_bytes()
+    assert plugin_window.open_path(str(path), wait=True)
+    panel = open_panel(plugin_window, TITLE)
+    panel.controls.output.setText(str(path))
+    assert panel.register() is None
+    assert "input file itself" in panel.info.text() and panel.jobs.job is None
+    assert path.read_bytes() == before
+
+
+def test_registration_reads_the_stack_it_started_on(fib_window, open_panel):
+    """The frames of a run are those of the stack shown when it started, even after a switch."""
+    w, _ = fib_window
+    panel = open_panel(w, TITLE)
+    frames = panel._frames()
+    first = frames.frame(1).copy()
+    shown = w.session.stack
+    w.session.stack = None  # what a dataset switch does to the session's current stack
+    try:
+        assert np.array_equal(frames.frame(1), first) and len(frames) == N
+    finally:
+        w.session.stack = shown

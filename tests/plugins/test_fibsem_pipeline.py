@@ -157,3 +157,20 @@ def test_owlx_register_command(dat_folder, tmp_path, capsys):
         assert int(m.header.mode) == 0 and m.data.shape[0] == N
     assert main(["register", str(folder), "-o", str(out), "--workers", "0"]) == 2
     assert "--workers must be ≥ 1" in capsys.readouterr().err
+
+
+def test_output_over_an_input_file_is_refused(dat_folder, tmp_path):
+    """Writing the MRC over a file still being read would destroy the data: refused up front."""
+    from owlx.errors import ParameterError
+
+    folder, _ = dat_folder
+    first, second = sorted(Path(folder).glob("*.dat"))[:2]
+    before = first.read_bytes()
+    with pytest.raises(ParameterError, match="input file itself"):
+        registration_job([str(first), str(second)], settings(), str(first))
+    link = tmp_path / "same.dat"
+    link.symlink_to(first)
+    with pytest.raises(ParameterError, match="input file itself"):
+        registration_job(MemoryFrames([np.zeros((4, 4))] * 2), settings(), str(link), inputs=str(first))
+    assert first.read_bytes() == before
+    registration_job(MemoryFrames([np.zeros((4, 4))] * 2), settings(), str(tmp_path / "new.mrc"), inputs=str(first))
