@@ -131,13 +131,13 @@ def _cmd_plugins(argv: list[str]) -> int:
     loaded = discover()
     for lp in loaded:
         if lp.plugin is None:
-            print(f"{lp.name:<12} failed to load: {lp.error}")
+            print(f"{lp.entry_point:<12} failed to load: {lp.error}")
             continue
         p = lp.plugin
         parts = [f"panels: {', '.join(x.title for x in p.panels)}" if p.panels else "",
                  f"commands: {', '.join(x.name for x in p.commands)}" if p.commands else "",
                  f"readers: {', '.join(x.name for x in p.readers)}" if p.readers else ""]
-        print(f"{p.name:<12} {p.version:<8} " + "; ".join(x for x in parts if x))
+        print(f"{lp.entry_point:<12} {p.version:<8} {p.name}: " + "; ".join(x for x in parts if x))
     if not loaded:
         print("no plugins installed")
     return 1 if any(lp.plugin is None for lp in loaded) else 0

@@ -184,7 +184,7 @@ def test_owlx_plugins_lists_versions_and_failures(installed, capsys):
 
     assert main(["plugins"]) == 1  # one failed
     out = capsys.readouterr().out.splitlines()
-    assert any(line.split()[:3] == ["brightest", "1.0", "panels:"] for line in out)
+    assert any(line.split()[:4] == ["brightest", "1.0", "brightest:", "panels:"] for line in out)
     assert any(line.startswith("broken") and "failed to load: ImportError" in line for line in out)
 
 
