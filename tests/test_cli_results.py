@@ -203,7 +203,7 @@ def test_selection_by_frames_and_tags_writes_images(cxi, tmp_path):
     # owlx opens the selection like any CXI file
     s = owlx.open(str(out / "selection.h5"))
     assert s.n_frames == 2 and float(s.frame(1)[4, 4]) == 5.0
-    assert s.valid_mask(0)[0, 0] == False
+    assert not s.valid_mask(0)[0, 0]
     s.close()
 
 

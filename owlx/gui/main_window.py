@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 from PyQt5 import QtCore, QtGui, QtWidgets

@@ -10,7 +10,7 @@ import stat
 import h5py
 import numpy as np
 import pytest
-from PyQt5 import QtCore, QtGui, QtWidgets
+from PyQt5 import QtCore, QtWidgets
 
 from owlx.gui.main_window import MainWindow
 from owlx.gui.settings import AppSettings
