@@ -48,6 +48,11 @@ class FrameResult:
     preview: np.ndarray | None = None
     valid_preview: np.ndarray | None = None
     preview_step: int = 1
+    # The shown image (preview, else the full index) through the colour table ``rgba_table``
+    # as (h, w, 4) uint8, made on the worker: Qt paints RGBA in half the time of an indexed
+    # image it must convert on every paint.
+    rgba: np.ndarray | None = None
+    rgba_table: np.ndarray | None = None
 
 
 class FrameLoader(QtCore.QObject):
@@ -80,6 +85,7 @@ class FrameLoader(QtCore.QObject):
         # Frames are also reduced by this step for the zoomed-out view (set from the view size;
         # results keep the step they were made with, so a resize does not throw renders away).
         self.preview_step = 1
+        self.colour_table: np.ndarray | None = None  # (256, 4) uint8; None: the GUI applies it
         self._shared_preview: tuple[tuple, np.ndarray | None] | None = None
 
     # -- configuration (GUI thread) -----------------------------------------------------------
@@ -161,11 +167,11 @@ class FrameLoader(QtCore.QObject):
 
     def _submit(self, index: int, priority: int) -> None:
         stack, mask_stack, key = self.stack, self.mask_stack, self._render_key
-        display, mask, step = self.display, self.mask, self.preview_step
+        display, mask, step, table = self.display, self.mask, self.preview_step, self.colour_table
 
         def work(ctx: JobContext) -> FrameResult:
             ctx.check()
-            return self._load(stack, mask_stack, key, display, mask, index, ctx, step)
+            return self._load(stack, mask_stack, key, display, mask, index, ctx, step, table)
 
         job = Job(work, name=f"frame {index}")
         self._pending[index] = job
@@ -210,7 +216,8 @@ class FrameLoader(QtCore.QObject):
             self._shared_preview = ((valid, step), small)
         return small
 
-    def _load(self, stack, mask_stack, key, display, mask, index, ctx: JobContext, step: int = 1) -> FrameResult:
+    def _load(self, stack, mask_stack, key, display, mask, index, ctx: JobContext, step: int = 1,
+              table: np.ndarray | None = None) -> FrameResult:
         raw_key = ("raw", key[0], index)
         with self.io_lock:
             ctx.check()  # a save may have replaced the stack while this job waited for the lock
@@ -228,6 +235,9 @@ class FrameLoader(QtCore.QObject):
             result.preview = index_preview(rendered.index, step)
             result.valid_preview = self._valid_preview(valid, step)
             result.preview_step = step
+        if table is not None and rendered.index.ndim == 2:
+            shown = result.preview if result.preview is not None else rendered.index
+            result.rgba, result.rgba_table = np.take(table, shown, axis=0), table
         self.cache.put(("render", key, index), _RenderEntry(result))
         return result
 
@@ -259,5 +269,6 @@ class _RenderEntry(FrameResult):
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.rendered.index, self.raw, self.valid, self.mask_raw, self.preview, self.valid_preview)
+        arrays = (self.rendered.index, self.raw, self.valid, self.mask_raw, self.preview, self.valid_preview,
+                  self.rgba)
         return sum(int(a.nbytes) for a in arrays if a is not None)

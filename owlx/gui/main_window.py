@@ -241,7 +241,9 @@ class MainWindow(
         if r.index.ndim == 3:  # RGB(A) frames are shown as colour
             self.view.set_index_image(r.index, None)
         else:
-            self.view.set_index_image(r.index, self._table, result.preview, result.preview_step)
+            rgba = result.rgba if result.rgba_table is not None and np.array_equal(result.rgba_table, self._table) \
+                else None
+            self.view.set_index_image(r.index, self._table, result.preview, result.preview_step, rgba)
         self._refresh_tag_squares()
         counts, edges = r.histogram if r.histogram is not None else (None, None)
         self.display_panel.set_frame_info(r.lo, r.hi, counts, edges)
@@ -277,6 +279,7 @@ class MainWindow(
         d, m = self.session.display, self.session.mask_settings
         self._table = colour_table(d.colormap, d.invert_colormap)
         self.view.set_colour_table(self._table)
+        self.loader.colour_table = self._table
         self._gallery_display()
         changed = self.loader.set_render_settings(_render_fields(d), m)
         if self.session.stack is not None and (force or changed):

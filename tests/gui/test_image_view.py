@@ -230,3 +230,16 @@ def test_a_frame_that_fits_the_view_is_shown_as_it_is(view):
     index = np.zeros((NY, NX), np.uint8)
     view.set_index_image(index, colour_table("gray"))
     assert not view.showing_preview and view.image_item.image.shape == (NY, NX)
+
+
+def test_an_image_already_through_the_colour_table_is_painted_until_the_table_changes(view):
+    index = (np.arange(NY * NX) % 254).astype(np.uint8).reshape(NY, NX)
+    gray, viridis = colour_table("gray"), colour_table("viridis")
+    view.set_index_image(index, gray, rgba=gray[index])
+    assert view.image_item.image.shape == (NY, NX, 4)
+    np.testing.assert_array_equal(view.image_item.image, gray[index])
+    view.set_colour_table(viridis)  # the RGBA was made with gray: back to the indexed image
+    assert view.image_item.image.shape == (NY, NX)
+    np.testing.assert_array_equal(pixels(view.grab_view())[..., :3].reshape(-1, 3).max(0) > 0, [True, True, True])
+    view.set_index_image(index, gray, rgba=gray[index][:10])  # not the shown image's shape: ignored
+    assert view.image_item.image.shape == (NY, NX)

@@ -224,3 +224,6 @@ def test_big_frames_arrive_with_a_preview_at_the_view_resolution(window, qtbot, 
     assert window.view.showing_preview
     assert result.preview[700 // step, 900 // step] == result.rendered.index[700, 900]
     assert window.view.render_native(result.rendered.index, window._table).width() == 1536
+    # the worker also put the preview through the colour table; the view paints that directly
+    np.testing.assert_array_equal(result.rgba, window._table[result.preview])
+    assert window.view.image_item.image.shape == (*result.preview.shape, 4)
