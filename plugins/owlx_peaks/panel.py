@@ -121,8 +121,9 @@ class PeaksPanel(QtWidgets.QWidget):
         self.draw_overlay()
 
     def _on_frame(self, *_):
-        if self.result is not None and self.result.index != self.session.frame_index:
-            self.ctx.overlay("peaks").clear()  # the peaks of another frame would mislead
+        # the peaks of another frame would mislead: hidden away from their frame, back on return
+        if self.result is not None:
+            self.draw_overlay()
 
     # -- centre -------------------------------------------------------------------------------
     def find_centre(self) -> None:

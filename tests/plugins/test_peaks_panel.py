@@ -120,6 +120,12 @@ def test_panel_finds_peaks_as_a_job_and_draws_them(plugin_window, qtbot, open_pa
     assert row0 == pytest.approx(panel.result.peaks[0, 0], abs=0.01)
     panel.export_peaks(str(tmp_path / "p.csv"))
     assert (tmp_path / "p.csv").read_text().count("\n") == n + 1
+    # another frame hides the circles (they belong to this one); coming back shows them again
+    found_on = plugin_window.session.frame_index
+    plugin_window.session.frame_index = found_on + 1
+    assert overlays["peaks"].n_circles == 0
+    plugin_window.session.frame_index = found_on
+    assert overlays["peaks"].n_circles == n
 
 
 def test_panel_on_ewald_walkoff_centre_peaks_and_tools(plugin_window, qtbot, open_panel, tmp_path):
