@@ -94,7 +94,7 @@ def _cmd_info(argv: list[str]) -> int:
     args = p.parse_args(argv)
     _logging(args.debug)
     from .io.describe import describe_source
-    from .io.open import open_source
+    from .plugin import open_source
 
     target = args.file[0] if len(args.file) == 1 else args.file
     with open_source(target) as source:

@@ -162,10 +162,6 @@ class LoadedPlugin:
     def version(self) -> str:
         return self.plugin.version if self.plugin is not None else "?"
 
-    @property
-    def ok(self) -> bool:
-        return self.plugin is not None and not self.panel_errors
-
 
 def _entry_points(group: str) -> list[metadata.EntryPoint]:
     return sorted(metadata.entry_points(group=group), key=lambda ep: ep.name)
@@ -207,6 +203,31 @@ def plugins(group: str = ENTRY_POINT_GROUP) -> list[Plugin]:
 
 def readers(group: str = ENTRY_POINT_GROUP) -> list[Reader]:
     return [r for p in plugins(group) for r in p.readers]
+
+
+def open_source(path, swmr: bool = False, group: str = ENTRY_POINT_GROUP):
+    """Open ``path`` as :func:`owlx.io.open.open_source` does; a single file whose extension no
+    built-in reader knows (and that is not HDF5 by its signature) goes to the first plugin
+    :class:`Reader` that claims the extension. This is what the session, the GUI and
+    ``owlx info`` open files with."""
+    import os
+
+    from .errors import FileFormatError, OwlxError
+    from .io.open import is_hdf5, known_extension
+    from .io.open import open_source as open_builtin
+
+    if isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and not known_extension(path):
+        lower = os.fspath(path).lower()
+        reader = next((r for r in readers(group) if lower.endswith(tuple(e.lower() for e in r.extensions))), None)
+        if reader is not None and not is_hdf5(path):
+            try:
+                return reader.open(os.fspath(path))
+            except OwlxError:
+                raise  # already a message a person can act on
+            except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, not a crash
+                raise FileFormatError(f"the {reader.name} reader (a plugin) could not open "
+                                      f"'{os.path.basename(path)}': {type(exc).__name__}: {exc}") from exc
+    return open_builtin(path, swmr=swmr)
 
 
 def commands(group: str = ENTRY_POINT_GROUP) -> list[Command]:

@@ -378,7 +378,7 @@ def load_view(path: str | os.PathLike | list, dataset: str | None = None, swmr: 
     no session state, so the GUI runs it on a worker. On failure the new file is closed and an
     :class:`OwlxError` is raised.
     """
-    from .io.open import open_source
+    from .plugin import open_source  # the built-in readers, then the readers plugins add
 
     source = open_source(path, swmr=swmr)
     try:

@@ -89,7 +89,3 @@ class ImageOverlay:
     @property
     def visible(self) -> bool:
         return self._visible
-
-    def remove(self) -> None:
-        for item in (self.circles, self.lines, self.points):
-            self._view_box.removeItem(item)

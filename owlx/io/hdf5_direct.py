@@ -65,7 +65,7 @@ class DirectFrames:
                 return cls(frame_shape, ds.dtype, 1, int(offset), ds.id)
             if layout == h5py.h5d.CHUNKED:
                 chunks = ds.chunks
-                if tuple(chunks[-2:]) != frame_shape or (ds.ndim == 3 and chunks[0] < 1):
+                if tuple(chunks[-2:]) != frame_shape:  # a frame split over chunks: not one block
                     return None
                 per_chunk = int(chunks[0]) if ds.ndim == 3 else 1
                 return cls(frame_shape, ds.dtype, per_chunk, None, ds.id)

@@ -46,6 +46,12 @@ _SERIES_FORMATS = ("edf", "tiff", "dat")
 _HDF5_EXTENSIONS = (".h5", ".hdf5", ".hdf", ".cxi", ".nxs", ".nx5", ".he5")
 
 
+def known_extension(path: PathLike) -> bool:
+    """True when a built-in reader claims the file name's extension (HDF5 included)."""
+    lower = os.path.basename(os.fspath(path)).lower()
+    return lower.endswith(_HDF5_EXTENSIONS) or any(lower.endswith(ext) for ext, _ in READERS.values())
+
+
 def is_hdf5(path: PathLike) -> bool:
     """True when the HDF5 signature is at offset 0 or 512·2^k (the places a user block allows)."""
     with open(path, "rb") as f:

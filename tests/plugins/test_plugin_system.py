@@ -215,3 +215,41 @@ def test_plugin_command_runs_as_an_owlx_subcommand(tmp_path, monkeypatch, capsys
         monkeypatch.undo()
         importlib.invalidate_caches()
         plugin_registry.discover(refresh=True)
+
+
+def test_a_plugin_reader_opens_files_of_its_extension(tmp_path, monkeypatch):
+    """A Reader opens the extensions no built-in reader knows, in scripts, the GUI and owlx info."""
+    source = """
+    import numpy as np
+    from owlx.io.memory import ArraySource
+    from owlx.plugin import Plugin, Reader
+
+    def open_raw(path):
+        data = np.fromfile(path, dtype="<u2")
+        return ArraySource(data.reshape(-1, 4, 5), name="raw16")
+
+    plugin = Plugin(name="raw16", version="0.1", readers=(Reader("raw16", (".r16",), open_raw),))
+    """
+    install_plugin(tmp_path, "owlx_raw16", source, "raw16 = owlx_raw16:plugin")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    plugin_registry.discover(refresh=True)
+    try:
+        frames = np.arange(3 * 20, dtype="<u2").reshape(3, 4, 5)
+        frames.tofile(tmp_path / "run.r16")
+        import owlx
+
+        s = owlx.open(str(tmp_path / "run.r16"))
+        assert s.n_frames == 3
+        np.testing.assert_array_equal(s.frame(2), frames[2])
+        (tmp_path / "broken.r16").write_bytes(bytes(6))  # 3 values: the plugin reshape raises ValueError
+        with pytest.raises(owlx.FileFormatError, match="raw16 reader"):
+            owlx.open(str(tmp_path / "broken.r16"))
+        with pytest.raises(owlx.FileFormatError):  # an extension nobody claims
+            (tmp_path / "x.unknown").write_bytes(b"123")
+            owlx.open(str(tmp_path / "x.unknown"))
+    finally:
+        sys.modules.pop("owlx_raw16", None)
+        monkeypatch.undo()
+        importlib.invalidate_caches()
+        plugin_registry.discover(refresh=True)
