@@ -7,6 +7,11 @@ the result back through the queued ``frame_ready`` signal. After every delivery 
 neighbouring frames in display order are prefetched at low priority. A new request cancels the
 obsolete ones, so fast key repeat never builds a queue.
 
+Big frames shown zoomed out are rendered as their preview alone (``render(…, full=False)``):
+the full-resolution colour indices are made only while the view is zoomed in past the preview
+(:attr:`FrameLoader.full_resolution`), or on request (:meth:`FrameLoader.request_full`) when the
+user zooms in on a frame rendered without them.
+
 Cache keys carry a stack token (new for every stack opened), so a reload or another dataset
 never shows stale frames.
 """
@@ -15,14 +20,14 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import astuple, dataclass, fields, replace
+from dataclasses import astuple, dataclass, fields
 from typing import Sequence
 
 import numpy as np
 from PyQt5 import QtCore
 
-from ..core.display import DisplaySettings, MaskSettings, render
-from ..core.preview import index_preview, valid_preview
+from ..core.display import DisplaySettings, MaskSettings, full_index, render
+from ..core.preview import valid_preview
 from ..frames import FrameCache
 from ..io.maskbits import valid_from_bits
 from ..io.source import Stack
@@ -40,23 +45,43 @@ class FrameResult:
     index: int
     raw: np.ndarray
     valid: np.ndarray | None
-    rendered: object  # owlx.core.display.Rendered
+    rendered: object  # owlx.core.display.Rendered; rendered.index is None for a preview alone
     mask_raw: np.ndarray | None = None  # raw mask values (CXI bits) for the readout
     geometry: object = None  # this frame's Geometry (per-frame distance or energy), or None
-    # Zoomed-out display of big frames (owlx.core.preview): block maxima of rendered.index and
-    # the any-valid mask, reduced by preview_step; None when the frame fits the view as it is.
-    preview: np.ndarray | None = None
+    # The any-valid mask reduced like rendered.preview (owlx.core.preview), or None.
     valid_preview: np.ndarray | None = None
-    preview_step: int = 1
     # The shown image (preview, else the full index) through the colour table ``rgba_table``
     # as (h, w, 4) uint8, made on the worker: Qt paints RGBA in half the time of an indexed
     # image it must convert on every paint.
     rgba: np.ndarray | None = None
     rgba_table: np.ndarray | None = None
 
+    @property
+    def preview(self) -> np.ndarray | None:
+        """Block maxima of the colour indices (owlx.core.preview), or None."""
+        return self.rendered.preview
+
+    @property
+    def preview_step(self) -> int:
+        return self.rendered.preview_step if self.rendered.preview is not None else 1
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(ny, nx) of the frame."""
+        return tuple(self.raw.shape[:2])
+
+    def full_index(self) -> np.ndarray:
+        """The full-resolution colour indices (or RGB(A) image), made now if only the preview
+        was rendered (tens of ms at 4096²: the loader's :meth:`FrameLoader.request_full` makes
+        them on a worker; one-off uses such as PNG export call this)."""
+        if self.rendered.index is None:
+            self.rendered.index = full_index(self.raw, self.rendered)
+        return self.rendered.index
+
 
 class FrameLoader(QtCore.QObject):
     frame_ready = QtCore.pyqtSignal(object)  # FrameResult
+    full_ready = QtCore.pyqtSignal(object)  # FrameResult whose full-resolution indices were just made
     load_failed = QtCore.pyqtSignal(int, str)  # frame index, message
 
     PRIMARY, PREFETCH = 10, 0  # thread-pool priorities
@@ -87,6 +112,9 @@ class FrameLoader(QtCore.QObject):
         self.preview_step = 1
         self.colour_table: np.ndarray | None = None  # (256, 4) uint8; None: the GUI applies it
         self._shared_preview: tuple[tuple, np.ndarray | None] | None = None
+        # True while the view is zoomed in past the preview: render full-resolution indices too.
+        self.full_resolution = False
+        self._pending_full: dict[int, Job] = {}
 
     # -- configuration (GUI thread) -----------------------------------------------------------
     def set_stack(self, stack: Stack | None, mask_stack: Stack | None = None) -> None:
@@ -168,10 +196,11 @@ class FrameLoader(QtCore.QObject):
     def _submit(self, index: int, priority: int) -> None:
         stack, mask_stack, key = self.stack, self.mask_stack, self._render_key
         display, mask, step, table = self.display, self.mask, self.preview_step, self.colour_table
+        full = self.full_resolution
 
         def work(ctx: JobContext) -> FrameResult:
             ctx.check()
-            return self._load(stack, mask_stack, key, display, mask, index, ctx, step, table)
+            return self._load(stack, mask_stack, key, display, mask, index, ctx, step, table, full)
 
         job = Job(work, name=f"frame {index}")
         self._pending[index] = job
@@ -183,9 +212,10 @@ class FrameLoader(QtCore.QObject):
         )
 
     def _cancel_pending(self) -> None:
-        for job in self._pending.values():
+        for job in (*self._pending.values(), *self._pending_full.values()):
             job.cancel()
         self._pending.clear()
+        self._pending_full.clear()
         self._wanted = None
 
     # -- worker side --------------------------------------------------------------------------
@@ -217,7 +247,7 @@ class FrameLoader(QtCore.QObject):
         return small
 
     def _load(self, stack, mask_stack, key, display, mask, index, ctx: JobContext, step: int = 1,
-              table: np.ndarray | None = None) -> FrameResult:
+              table: np.ndarray | None = None, full: bool = True) -> FrameResult:
         raw_key = ("raw", key[0], index)
         with self.io_lock:
             ctx.check()  # a save may have replaced the stack while this job waited for the lock
@@ -228,18 +258,48 @@ class FrameLoader(QtCore.QObject):
             mask_raw, valid = self._mask_for(mask_stack, mask, index)
             geometry = self.geometry_for(index) if self.geometry_for is not None else None
         ctx.check()
+        rendered = render(raw, valid, display, step, full)
         # The float copy of converted frames is not needed for display: do not keep it cached.
-        rendered = replace(render(raw, valid, display), real=None)
+        rendered.real = None
         result = FrameResult(key[0], index, raw, valid, rendered, mask_raw, geometry)
-        if step > 1 and rendered.index.ndim == 2:
-            result.preview = index_preview(rendered.index, step)
+        if rendered.preview is not None:
             result.valid_preview = self._valid_preview(valid, step)
-            result.preview_step = step
-        if table is not None and rendered.index.ndim == 2:
-            shown = result.preview if result.preview is not None else rendered.index
+        if table is not None and (rendered.index is None or rendered.index.ndim == 2):
+            shown = rendered.preview if rendered.preview is not None else rendered.index
             result.rgba, result.rgba_table = np.take(table, shown, axis=0), table
         self.cache.put(("render", key, index), _RenderEntry(result))
         return result
+
+    def request_full(self, result: FrameResult) -> bool:
+        """Make the full-resolution indices of ``result`` (rendered as a preview alone) on a
+        worker; :attr:`full_ready` brings it back. False when there is nothing to do."""
+        if result.rendered.index is not None or result.stack_token != self.stack_token:
+            return False
+        if result.index in self._pending_full:
+            return True
+        key = self._render_key
+
+        def work(ctx: JobContext) -> np.ndarray:
+            ctx.check()
+            return full_index(result.raw, result.rendered)
+
+        job = Job(work, name=f"frame {result.index} at full resolution")
+        self._pending_full[result.index] = job
+        self.runner.submit(job, quiet=True, priority=self.PRIMARY,
+                           on_finished=lambda outcome, r=result, k=key, j=job: self._full_finished(r, k, j, outcome))
+        return True
+
+    def _full_finished(self, result: FrameResult, key: tuple, job: Job, outcome) -> None:
+        if self._pending_full.get(result.index) is job:
+            del self._pending_full[result.index]
+        if outcome.status != "done" or key != self._render_key:
+            return
+        result.rendered.index = outcome.value
+        cache_key = ("render", key, result.index)
+        entry = self.cache.get(cache_key)
+        if entry is not None and entry.rendered is result.rendered:
+            self.cache.put(cache_key, entry)  # count the new array against the budget
+        self.full_ready.emit(result)
 
     # -- delivery (GUI thread) ----------------------------------------------------------------
     def _finished(self, index: int, key: tuple, job: Job, outcome) -> None:
@@ -269,6 +329,6 @@ class _RenderEntry(FrameResult):
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.rendered.index, self.raw, self.valid, self.mask_raw, self.preview, self.valid_preview,
-                  self.rgba)
+        arrays = (self.rendered.index, self.raw, self.valid, self.mask_raw, self.rendered.preview,
+                  self.valid_preview, self.rgba)
         return sum(int(a.nbytes) for a in arrays if a is not None)

@@ -75,6 +75,11 @@ class FrameView(QtWidgets.QWidget):
     """
 
     pixel_hovered = QtCore.pyqtSignal(int, int)
+    # The zoom went past the preview of an image whose full-resolution indices were not made
+    # (only the preview was rendered): the owner should supply them with set_full_index().
+    full_image_wanted = QtCore.pyqtSignal()
+    # The zoom crossed the preview threshold: True when it now needs full resolution.
+    full_resolution_changed = QtCore.pyqtSignal(bool)
     pixel_clicked = QtCore.pyqtSignal(int, int)
     tag_square_clicked = QtCore.pyqtSignal(int, bool)  # tag index, Shift held
 
@@ -105,7 +110,9 @@ class FrameView(QtWidgets.QWidget):
         self._tag_squares: list[QtWidgets.QGraphicsRectItem] = []
         self._tag_state: tuple[list[bool], list] = ([], [])
         self._tag_squares_visible = True
-        self._images: tuple | None = None  # (full index, preview or None, preview step)
+        # (full index or None, preview or None, preview step, (ny, nx))
+        self._images: tuple | None = None
+        self._wants_preview = True  # the zoom's last verdict, to signal only its changes
         self._lut: np.ndarray | None = None
         self._rgba: np.ndarray | None = None  # the shown image through _lut, when the loader made it
         self._shown_preview = False
@@ -123,31 +130,50 @@ class FrameView(QtWidgets.QWidget):
         """(ny, nx) of the image shown, or None."""
         return self._shape
 
-    def set_index_image(self, index: np.ndarray, colour_table: np.ndarray | None,
+    def set_index_image(self, index: np.ndarray | None, colour_table: np.ndarray | None,
                         preview: np.ndarray | None = None, preview_step: int = 1,
-                        rgba: np.ndarray | None = None) -> None:
+                        rgba: np.ndarray | None = None, shape: tuple[int, int] | None = None) -> None:
         """Show a uint8 colour-index image (ny, nx) with a (256, 3|4) uint8 colour table; an
         RGB(A) uint8 image (ny, nx, 3|4) is shown as it is and the table is ignored.
 
         ``preview`` is the same image reduced by ``preview_step`` (owlx.core.preview): shown
         instead of ``index`` while the zoom puts at least ``preview_step`` data pixels on a
         screen pixel, so a zoomed-out 4096² frame paints 1 M pixels instead of 16 M. Scene
-        coordinates stay those of the full image either way. ``rgba`` is the preview (or, without
-        one, ``index``) already through ``colour_table`` as (h, w, 4) uint8: painted directly,
-        about twice as fast as an indexed image, until the colour table changes."""
-        index = np.asarray(index)
-        if index.ndim == 3:
-            self._images = self._rgba = None
-            self.set_rgb_image(index)
-            return
-        if index.dtype != np.uint8 or index.ndim != 2:
-            raise ValueError(f"a colour-index image must be 2-D uint8, not {index.dtype} {index.shape}")
+        coordinates stay those of the full image either way. ``index`` may be None when a
+        preview is given, with the full image's ``shape`` (ny, nx): zooming in past the preview
+        then shows it enlarged and emits :attr:`full_image_wanted` until :meth:`set_full_index`
+        brings the full image. ``rgba`` is the preview (or, without one, ``index``) already
+        through ``colour_table`` as (h, w, 4) uint8: painted directly, about twice as fast as an
+        indexed image, until the colour table changes."""
         use_preview = preview is not None and preview_step > 1
-        self._images = (index, preview if use_preview else None, int(preview_step) if use_preview else 1)
+        if index is None:
+            if not use_preview or shape is None:
+                raise ValueError("an image without its full-resolution indices needs a preview and its shape")
+            shape = (int(shape[0]), int(shape[1]))
+        else:
+            index = np.asarray(index)
+            if index.ndim == 3:
+                self._images = self._rgba = None
+                self.set_rgb_image(index)
+                return
+            if index.dtype != np.uint8 or index.ndim != 2:
+                raise ValueError(f"a colour-index image must be 2-D uint8, not {index.dtype} {index.shape}")
+            shape = index.shape
+        self._images = (index, preview if use_preview else None, int(preview_step) if use_preview else 1, shape)
         self._lut = np.asarray(colour_table, np.uint8)
         made_from = preview if use_preview else index
         self._rgba = rgba if rgba is not None and rgba.shape[:2] == made_from.shape else None
-        self._shown(index.shape)  # fits a new geometry first: the resolution depends on the zoom
+        self._shown(shape)  # fits a new geometry first: the resolution depends on the zoom
+        self._show_resolution(force=True)
+
+    def set_full_index(self, index: np.ndarray) -> None:
+        """Supply the full-resolution indices of the image shown (made after its preview)."""
+        if self._images is None or self._images[0] is not None:
+            return
+        _, preview, step, shape = self._images
+        if np.shape(index) != shape:
+            return
+        self._images = (np.asarray(index), preview, step, shape)
         self._show_resolution(force=True)
 
     def set_rgb_image(self, rgb: np.ndarray) -> None:
@@ -183,8 +209,14 @@ class FrameView(QtWidgets.QWidget):
         """Put the preview or the full image on screen, whichever the zoom needs."""
         if self._images is None:
             return
-        index, preview, step = self._images
+        index, preview, step, shape = self._images
         want_preview = preview is not None and self._data_pixels_per_device_pixel() >= step
+        if want_preview != self._wants_preview and preview is not None:
+            self._wants_preview = want_preview
+            self.full_resolution_changed.emit(not want_preview)
+        if index is None and not want_preview:
+            self.full_image_wanted.emit()
+            want_preview = True  # enlarged until the full image arrives
         if not force and want_preview == self._shown_preview:
             return
         image = preview if want_preview else index
@@ -193,7 +225,7 @@ class FrameView(QtWidgets.QWidget):
         else:
             # levels (0, 255) with a 256-row uint8 table and uint8 data: Qt's Indexed8 path.
             self.image_item.setImage(image, levels=(0, 255), lut=self._lut, autoLevels=False)
-        self.image_item.setRect(QtCore.QRectF(0, 0, index.shape[1], index.shape[0]))
+        self.image_item.setRect(QtCore.QRectF(0, 0, shape[1], shape[0]))
         self._shown_preview = want_preview
         self._show_mask_resolution()
 

@@ -168,6 +168,9 @@ class MainWindow(
         s.message.connect(self.show_message)
         self.loader.frame_ready.connect(self._on_frame_ready)
         self.loader.load_failed.connect(self._on_load_failed)
+        self.loader.full_ready.connect(self._on_full_ready)
+        self.view.full_resolution_changed.connect(self._on_full_resolution_changed)
+        self.view.full_image_wanted.connect(self._on_full_image_wanted)
 
     # -- session observers --------------------------------------------------------------------
     def _on_source_changed(self, source) -> None:
@@ -238,12 +241,12 @@ class MainWindow(
             return
         self.current = result
         r = result.rendered
-        if r.index.ndim == 3:  # RGB(A) frames are shown as colour
+        if r.index is not None and r.index.ndim == 3:  # RGB(A) frames are shown as colour
             self.view.set_index_image(r.index, None)
         else:
             rgba = result.rgba if result.rgba_table is not None and np.array_equal(result.rgba_table, self._table) \
                 else None
-            self.view.set_index_image(r.index, self._table, result.preview, result.preview_step, rgba)
+            self.view.set_index_image(r.index, self._table, result.preview, result.preview_step, rgba, result.shape)
         self._refresh_tag_squares()
         counts, edges = r.histogram if r.histogram is not None else (None, None)
         self.display_panel.set_frame_info(r.lo, r.hi, counts, edges)
@@ -252,6 +255,18 @@ class MainWindow(
         if self.console is not None:
             self.console.push({"frame": result.raw})
         self.frame_displayed.emit(result.index)
+
+    def _on_full_resolution_changed(self, full: bool) -> None:
+        # Zoomed in past the preview: frames to come are rendered at full resolution as well.
+        self.loader.full_resolution = full
+
+    def _on_full_image_wanted(self) -> None:
+        if self.current is not None:
+            self.loader.request_full(self.current)
+
+    def _on_full_ready(self, result: FrameResult) -> None:
+        if result is self.current:
+            self.view.set_full_index(result.rendered.index)
 
     def _on_load_failed(self, index: int, message: str) -> None:
         text = f"frame {index} could not be read: {message}"

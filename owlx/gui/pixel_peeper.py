@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from PyQt5 import QtCore, QtGui, QtWidgets
 
+from ..core.display import map_like
 from ..core.pixel_block import PixelBlock, check_block_size, pixel_block
 from .status import format_value
 
@@ -48,17 +49,22 @@ class PixelPeeper(QtWidgets.QWidget):
 
     # -- data -----------------------------------------------------------------------------------------
     def update_block(self, x: int, y: int, raw: np.ndarray | None, valid: np.ndarray | None,
-                     index: np.ndarray | None, table: np.ndarray | None) -> None:
+                     index: np.ndarray | None, table: np.ndarray | None, rendered=None) -> None:
         """Show the block around column ``x``, row ``y`` of ``raw`` (the frame's file values),
         with ``valid`` (True = valid) and the rendered colour ``index`` image and its ``table``;
-        (−1, −1) or no frame clears it."""
+        (−1, −1) or no frame clears it. Without ``index`` (a big frame rendered as its preview
+        alone) the block's colours are mapped from its values with ``rendered``'s levels."""
         if raw is None or x < 0 or y < 0 or y >= raw.shape[0] or x >= raw.shape[1]:
             self.block, self._colours = None, None
         else:
             self.block = pixel_block(raw, x, y, self._size, valid)
             self._colours = None
+            idx = None
             if index is not None:
                 idx = pixel_block(index, x, y, self._size).values
+            elif rendered is not None and raw.ndim == 2:
+                idx = map_like(self.block.values, rendered)
+            if idx is not None:
                 if idx.ndim == 3:  # RGB(A) frames carry their colours
                     self._colours = idx[..., :3]
                 elif table is not None:

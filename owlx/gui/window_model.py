@@ -126,7 +126,7 @@ class ModelMixin(ModelBatchMixin):
     def _overlay_wanted(self) -> bool:
         cur = self.current
         return (self._model_on and self.model_panel.show_model.isChecked() and cur is not None
-                and cur.rendered.index.ndim == 2)
+                and cur.raw.ndim == 2)
 
     # -- session events ------------------------------------------------------------------------------
     def _model_on_source(self, source) -> None:

@@ -69,9 +69,10 @@ class OutputMixin:
         cur = self.current
         if cur is None:
             return None
-        table = None if cur.rendered.index.ndim == 3 else self._table
+        index = cur.full_index()  # a big frame shown zoomed out may only have its preview yet
+        table = None if index.ndim == 3 else self._table
         m = self.session.mask_settings
-        return self.view.render_native(cur.rendered.index, table, cur.valid, m.colour, m.opacity)
+        return self.view.render_native(index, table, cur.valid, m.colour, m.opacity)
 
     def _png_folder(self) -> Path:
         chosen = self.settings.png_folder()

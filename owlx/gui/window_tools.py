@@ -180,7 +180,7 @@ class ToolsMixin:
         if cur is None:
             self.pixel_peeper.update_block(-1, -1, None, None, None, None)
             return
-        self.pixel_peeper.update_block(x, y, cur.raw, cur.valid, cur.rendered.index, self._table)
+        self.pixel_peeper.update_block(x, y, cur.raw, cur.valid, cur.rendered.index, self._table, cur.rendered)
 
     # -- slideshow ----------------------------------------------------------------------------------------
     def _slideshow_tick(self) -> None:

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PyQt5 import QtCore, QtGui, QtWidgets
 
+from owlx.core.display import TOP_INDEX, map_like
+from owlx.core.preview import index_preview
 from owlx.gui.main_window import MainWindow
 from owlx.gui.settings import AppSettings
 
@@ -222,8 +224,34 @@ def test_big_frames_arrive_with_a_preview_at_the_view_resolution(window, qtbot, 
     result = window.current
     assert result.preview_step == step and result.preview.shape == (-(-1536 // step),) * 2
     assert window.view.showing_preview
-    assert result.preview[700 // step, 900 // step] == result.rendered.index[700, 900]
-    assert window.view.render_native(result.rendered.index, window._table).width() == 1536
+    # zoomed out, only the preview was mapped (from the block maxima of the values) ...
+    assert result.rendered.index is None
+    assert result.preview[700 // step, 900 // step] == TOP_INDEX  # the hot pixel survives
+    # ... and it is exactly the reduction of the full-resolution indices
+    full = map_like(frames[1], result.rendered)
+    np.testing.assert_array_equal(result.preview, index_preview(full, step))
     # the worker also put the preview through the colour table; the view paints that directly
     np.testing.assert_array_equal(result.rgba, window._table[result.preview])
     assert window.view.image_item.image.shape == (*result.preview.shape, 4)
+    # the PNG export still has every data pixel
+    assert window._native_image().width() == 1536
+    np.testing.assert_array_equal(result.rendered.index, full)
+
+    # Zooming in past the preview on a frame rendered without the full image: the preview is
+    # shown enlarged while a worker maps the full image, which then replaces it.
+    window.session.frame_index = 0
+    shown(window, qtbot, 0)
+    assert window.current.rendered.index is None
+    window.view.view_box.setRange(QtCore.QRectF(600, 600, 200, 150), padding=0)
+    qtbot.waitUntil(lambda: not window.view.showing_preview, timeout=10000)
+    assert window.view.image_item.image.shape == (1536, 1536)
+    np.testing.assert_array_equal(window.current.rendered.index, map_like(frames[0], window.current.rendered))
+    # while zoomed in, the frames to come are rendered at full resolution at once
+    assert window.loader.full_resolution
+    window.loader.cache.clear()
+    window.session.frame_index = 1
+    shown(window, qtbot, 1)
+    assert window.current.rendered.index is not None and not window.view.showing_preview
+    window.view.fit()
+    qtbot.waitUntil(lambda: window.view.showing_preview, timeout=5000)
+    assert not window.loader.full_resolution
