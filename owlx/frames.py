@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, Hashable
+from typing import Any, Callable, Hashable
 
 import numpy as np
 
@@ -25,9 +25,15 @@ def _nbytes(value: Any) -> int:
 
 
 class FrameCache:
-    """LRU mapping ``key -> value`` whose values' total ``nbytes`` stays ≤ ``max_bytes``."""
+    """LRU mapping ``key -> value`` whose values' total ``nbytes`` stays ≤ ``max_bytes``.
 
-    def __init__(self, max_bytes: int = 1024 * 2**20):
+    ``on_evict(key, value)``, when given, is called (outside the cache's lock) for every value
+    the cache lets go: evicted, discarded, cleared or replaced by another value.
+    """
+
+    def __init__(self, max_bytes: int = 1024 * 2**20,
+                 on_evict: Callable[[Hashable, Any], None] | None = None):
+        self.on_evict = on_evict
         self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
         self._bytes = 0
@@ -58,32 +64,48 @@ class FrameCache:
 
     def put(self, key: Hashable, value: Any) -> None:
         size = _nbytes(value)
+        dropped = []
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
                 self._bytes -= old[1]
-            if size > self.max_bytes:
-                return
-            self._items[key] = (value, size)
-            self._bytes += size
-            while self._bytes > self.max_bytes and self._items:
-                _, (_, evicted) = self._items.popitem(last=False)
-                self._bytes -= evicted
+                if old[0] is not value:
+                    dropped.append((key, old[0]))
+            if size <= self.max_bytes:
+                self._items[key] = (value, size)
+                self._bytes += size
+                self._shrink(dropped)
+        self._report(dropped)
+
+    def _shrink(self, dropped: list) -> None:
+        while self._bytes > self.max_bytes and self._items:
+            key, (value, evicted) = self._items.popitem(last=False)
+            self._bytes -= evicted
+            dropped.append((key, value))
+
+    def _report(self, dropped: list) -> None:
+        if self.on_evict is not None:
+            for key, value in dropped:
+                self.on_evict(key, value)
 
     def discard(self, predicate) -> None:
         """Drop every entry whose key satisfies ``predicate(key)``."""
         with self._lock:
-            for key in [k for k in self._items if predicate(k)]:
+            dropped = [(k, self._items[k][0]) for k in self._items if predicate(k)]
+            for key, _ in dropped:
                 self._bytes -= self._items.pop(key)[1]
+        self._report(dropped)
 
     def clear(self) -> None:
         with self._lock:
+            dropped = [(k, v) for k, (v, _) in self._items.items()]
             self._items.clear()
             self._bytes = 0
+        self._report(dropped)
 
     def resize(self, max_bytes: int) -> None:
+        dropped = []
         with self._lock:
             self.max_bytes = int(max_bytes)
-            while self._bytes > self.max_bytes and self._items:
-                _, (_, evicted) = self._items.popitem(last=False)
-                self._bytes -= evicted
+            self._shrink(dropped)
+        self._report(dropped)

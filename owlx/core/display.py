@@ -45,7 +45,7 @@ from .colorindex import (
     parallel_section,
     reference_index,
 )
-from .preview import index_preview, value_preview
+from .preview import index_preview, preview_shape, value_preview
 
 __all__ = [
     "NORMS", "LEVEL_UNITS", "COMPLEX_MODES", "DEFAULT_MASK_OUT_BITS", "MAX_SAMPLE",
@@ -254,6 +254,65 @@ def _stats_kernel(frame, valid, vstep, shift):
     return rn.sum(), rs.sum(), rq.sum(), rmin.min(), rmax.max()
 
 
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _stats_preview_kernel(frame, valid, vstep, shift, step, none, acc, out):
+    """:func:`_stats_kernel` and the block maxima of :func:`owlx.core.preview.value_preview` in
+    one pass over the frame (a big frame shown zoomed out is read once, not twice).
+
+    ``acc`` (nx,) and ``out`` (the preview shape) are in the frame's dtype; ``none`` is the
+    value no pixel beats (−inf; the dtype's minimum for integers). Blocks without a finite
+    value are left at ``none``. Masked pixels count in the maxima (the preview is a picture;
+    the overlay hides them), not in the statistics.
+    """
+    ny, nx = frame.shape
+    oh, ow = out.shape
+    big = np.int64(9223372036854775807)
+    n = np.int64(0)
+    s = 0.0
+    q = 0.0
+    kmin = big
+    kmax = -big
+    m = np.empty(ow, frame.dtype)
+    whole = nx // step
+    for i in range(oh):
+        acc[:] = none
+        for r in range(i * step, min(ny, i * step + step)):
+            rn = np.int64(0)
+            rs = 0.0
+            rq = 0.0
+            rmin = big
+            rmax = -big
+            for c in range(nx):
+                x = frame[r, c]
+                fin = abs(np.float64(x)) <= 1.7976931348623157e308
+                y = x if fin else none
+                a = acc[c]
+                acc[c] = y if y > a else a
+                ok = fin & valid[r * vstep, c]
+                d = (np.float64(x) - shift) if ok else 0.0
+                rn += np.int64(ok)
+                rs += d
+                rq += d * d
+                k = _value_key(x)
+                rmin = min(rmin, k if ok else big)
+                rmax = max(rmax, k if ok else -big)
+            n += rn
+            s += rs
+            q += rq
+            kmin = min(kmin, rmin)
+            kmax = max(kmax, rmax)
+        m[:] = none
+        for b in range(step):  # columns: ``step`` strided sweeps over the folded row
+            for j in range(whole):
+                y = acc[j * step + b]
+                m[j] = y if y > m[j] else m[j]
+        for c in range(whole * step, nx):
+            y = acc[c]
+            m[whole] = y if y > m[whole] else m[whole]
+        out[i, :] = m
+    return n, s, q, kmin, kmax
+
+
 def _value_key(x):
     """Order-preserving int64 key of a value (exact: the value can be recovered)."""
     raise NotImplementedError  # only called from numba code
@@ -344,6 +403,32 @@ def _scan(a: np.ndarray, valid: np.ndarray | None) -> tuple[FrameStats, np.ndarr
     sample = np.sort(_subsample(a, valid))
     shift = float(sample.mean(dtype=np.float64)) if sample.size else 0.0
     return _stats(a, valid, shift), sample
+
+
+def _scan_preview(a: np.ndarray, valid: np.ndarray | None, step: int):
+    """:func:`_scan` plus the block maxima of the values (:func:`owlx.core.preview.value_preview`)
+    over ``step × step`` blocks, from one pass over the frame when its dtype allows (float32,
+    float64, 8/16-bit integers; others are converted for the preview as for the mapping)."""
+    if a.dtype not in (np.float32, np.float64) and not (a.dtype.kind in "iu" and a.dtype.itemsize <= 2):
+        stats, sample = _scan(a, valid)
+        return stats, sample, value_preview(mappable(a), step)
+    a = np.ascontiguousarray(a)
+    sample = np.sort(_subsample(a, valid))
+    shift = float(sample.mean(dtype=np.float64)) if sample.size else 0.0
+    v, vstep = _valid_arg(valid, a.shape[1])
+    floating = a.dtype.kind == "f"
+    none = a.dtype.type(-np.inf) if floating else a.dtype.type(np.iinfo(a.dtype).min)
+    small = np.empty(preview_shape(a.shape, step), a.dtype)
+    n, s, q, kmin, kmax = _stats_preview_kernel(a, v, vstep, shift, int(step), none, np.empty(a.shape[1], a.dtype),
+                                                small)
+    if floating:
+        small[small == none] = np.nan  # no finite value in the block: maps to NOT_FINITE
+    if n == 0:
+        return _EMPTY_STATS, sample, small
+    mean_d = s / n
+    stats = FrameStats(_from_key(kmin, a.dtype), _from_key(kmax, a.dtype), shift + mean_d,
+                       math.sqrt(max(q / n - mean_d * mean_d, 0.0)), shift * n + s, int(n))
+    return stats, sample, small
 
 
 def _percentiles(ordered: np.ndarray, qs) -> list[float]:
@@ -533,14 +618,16 @@ def render(frame: np.ndarray, valid: np.ndarray | None, settings: DisplaySetting
         return Rendered(rgb, 0.0, 255.0, stats, None, _sample_histogram(sample, stats, HIST_BINS), settings=s)
     a = _as_2d(raw, s.complex_mode)
     v = _check_valid(valid, a.shape)
-    stats, sample = _scan(a, v)
-    lo, hi = _resolve_levels(s, stats, sample)
     real = a if a is not raw and a.base is not raw else None
-    out = Rendered(None, lo, hi, stats, real, _sample_histogram(sample, stats, HIST_BINS), settings=s)
-    if step > 1 and not full and s.clamp:
-        small = value_preview(mappable(a), step)
+    if step > 1 and not full and s.clamp and a.size:
+        stats, sample, small = _scan_preview(a, v, step)
+        lo, hi = _resolve_levels(s, stats, sample)
+        out = Rendered(None, lo, hi, stats, real, _sample_histogram(sample, stats, HIST_BINS), settings=s)
         out.preview, out.preview_step = map_to_index(small, lo, hi, s.norm, s.gamma, s.clamp), step
         return out
+    stats, sample = _scan(a, v)
+    lo, hi = _resolve_levels(s, stats, sample)
+    out = Rendered(None, lo, hi, stats, real, _sample_histogram(sample, stats, HIST_BINS), settings=s)
     out.index = map_to_index(a, lo, hi, s.norm, s.gamma, s.clamp)
     if step > 1:
         out.preview, out.preview_step = index_preview(out.index, step), step

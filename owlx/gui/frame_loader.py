@@ -29,6 +29,7 @@ from PyQt5 import QtCore
 from ..core.display import DisplaySettings, MaskSettings, full_index, render
 from ..core.preview import valid_preview
 from ..frames import FrameCache
+from ..io.buffers import frame_buffers
 from ..io.maskbits import valid_from_bits
 from ..io.source import Stack
 from ..jobs import Job, JobContext
@@ -88,7 +89,7 @@ class FrameLoader(QtCore.QObject):
 
     def __init__(self, cache_mb: int = 1024, parent: QtCore.QObject | None = None):
         super().__init__(parent)
-        self.cache = FrameCache(cache_mb * 2**20)
+        self.cache = FrameCache(cache_mb * 2**20, on_evict=_retire_raw)
         self.runner = QtJobRunner(max_threads=2, parent=self)
         self.stack: Stack | None = None
         self.mask_stack: Stack | None = None
@@ -124,6 +125,9 @@ class FrameLoader(QtCore.QObject):
         self._shared_valid = None
         self._shared_preview = None
         self.cache.clear()
+        # Pooled buffers of another frame size would only hold memory (owlx.io.buffers).
+        shape = getattr(stack, "frame_shape", None) if stack is not None else None
+        frame_buffers.keep_only(shape, stack.dtype if shape is not None else None)
         self._update_render_key()
 
     def swap_readers(self, stack: Stack, mask_stack: Stack | None = None) -> None:
@@ -318,6 +322,13 @@ class FrameLoader(QtCore.QObject):
     def shutdown(self) -> None:
         self._cancel_pending()
         self.runner.wait(5000)
+
+
+def _retire_raw(key, value) -> None:
+    """Raw frames the cache drops go back to the readers' buffer pool (owlx.io.buffers), which
+    reuses them once nothing else holds them: no page faults for the next big frame."""
+    if key[0] == "raw":
+        frame_buffers.retire(value)
 
 
 class _RenderEntry(FrameResult):

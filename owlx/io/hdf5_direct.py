@@ -16,6 +16,8 @@ import os
 import h5py
 import numpy as np
 
+from .buffers import frame_buffers
+
 _HAS_PREADV = hasattr(os, "preadv")
 
 
@@ -91,7 +93,7 @@ class DirectFrames:
         offset = self.offset(i)
         if offset is None:
             return None
-        out = np.empty(self.frame_shape, dtype=self.dtype)
+        out = frame_buffers.empty(self.frame_shape, self.dtype)
         view = memoryview(out).cast("B")
         done = 0
         while done < self.frame_bytes:  # preadv may return short counts for huge reads

@@ -22,6 +22,7 @@ import numpy as np
 
 from owlx.errors import DatasetError
 from owlx.io import cxi
+from owlx.io.buffers import frame_buffers
 from owlx.io.hdf5_direct import DirectFrames
 from owlx.io.source import Stack
 
@@ -155,7 +156,7 @@ class Hdf5Stack(Stack):
             if frame is not None:
                 return convert_block(frame)
         ny, nx = self._layout.frame_shape
-        out = np.empty((ny, nx), dtype=self._stored_dtype)
+        out = frame_buffers.empty((ny, nx), self._stored_dtype)
         row_bytes = max(1, nx * self._stored_dtype.itemsize)
         rows = max(1, ROW_BLOCK_BYTES // row_bytes)
         if ds.chunks is not None and rows < ny:

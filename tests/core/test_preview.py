@@ -114,6 +114,10 @@ def test_preview_alone_equals_the_reduced_full_rendering(norm, gamma, dtype):
     full = render(frame, valid, s, preview_step=4)
     alone = render(frame, valid, s, preview_step=4, full=False)
     assert alone.index is None and (alone.lo, alone.hi) == (full.lo, full.hi)
+    # the statistics come from the same pass as the block maxima: the same numbers
+    a, b = alone.stats, full.stats
+    assert (a.min, a.max, a.n_valid) == (b.min, b.max, b.n_valid) == (b.min, b.max, int(valid[np.isfinite(frame)].sum()))
+    np.testing.assert_allclose([a.mean, a.std, a.sum], [b.mean, b.std, b.sum], rtol=1e-12)
     np.testing.assert_array_equal(alone.preview, full.preview)
     np.testing.assert_array_equal(full.preview, index_preview(full.index, 4))
     np.testing.assert_array_equal(full_index(frame, alone), full.index)
@@ -150,3 +154,13 @@ def test_value_preview_rejects_other_images():
         value_preview(np.zeros((4, 4, 3), np.float32), 2)
     with pytest.raises(ParameterError):
         value_preview(np.zeros((4, 4), np.float32), 0)
+
+
+def test_preview_alone_of_a_frame_without_valid_pixels():
+    frame = np.full((16, 16), np.nan, np.float32)
+    r = render(frame, None, DisplaySettings(), preview_step=4, full=False)
+    assert r.stats.n_valid == 0 and np.isnan(r.stats.max)
+    assert (r.preview == 255).all() and r.preview.shape == (4, 4)
+    masked = render(np.ones((16, 16), np.uint16), np.zeros((16, 16), bool), DisplaySettings(), preview_step=4,
+                    full=False)
+    assert masked.stats.n_valid == 0 and masked.preview.shape == (4, 4)

@@ -255,3 +255,25 @@ def test_big_frames_arrive_with_a_preview_at_the_view_resolution(window, qtbot, 
     window.view.fit()
     qtbot.waitUntil(lambda: window.view.showing_preview, timeout=5000)
     assert not window.loader.full_resolution
+
+
+def test_big_frames_reuse_the_buffers_of_frames_the_cache_dropped(window, qtbot, tmp_path):
+    """With a cache too small for the stack, stepping reads every frame into a buffer the cache
+    dropped earlier (owlx.io.buffers): each frame shown must still hold its own values."""
+    from owlx.io.buffers import frame_buffers
+
+    path = tmp_path / "big.cxi"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("entry_1/data_1/data", (5, 2048, 2048), np.float32, chunks=(1, 2048, 2048))
+        for k in range(5):
+            ds[k] = k + np.arange(2048, dtype=np.float32)[None, :]  # frame k: k + column
+    window.loader.set_cache_mb(60)  # room for about two frames and their renders
+    open_and_focus(window, qtbot, path)
+    before = frame_buffers.reused
+    for k in (1, 2, 3, 4, 0, 1):
+        window.session.frame_index = k
+        shown(window, qtbot, k)
+        raw = window.current.raw
+        assert raw[0, 0] == k and raw[-1, -1] == k + 2047 and raw[1000, 5] == k + 5
+    window.loader.shutdown()
+    assert frame_buffers.reused > before
