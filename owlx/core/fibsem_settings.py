@@ -25,7 +25,9 @@ class RegistrationSettings:
     """Parameters of the pipeline. Lengths in px unless named otherwise.
 
     ``evaluation_box`` is [top, height, left, width] (0 = full extent), used for keypoint
-    detection and the metrics. ``z_step_nm`` / ``pixel_size_nm`` None = from the file headers
+    detection and the metrics. With ``sliding_evaluation_box`` the metrics use instead a box
+    interpolated linearly from ``start_evaluation_box`` (first output slice) to
+    ``stop_evaluation_box`` (last slice), same order (§10.1); keypoints keep ``evaluation_box``. ``z_step_nm`` / ``pixel_size_nm`` None = from the file headers
     (WD slope; PixelSize), 0 when unknown. ``check_nomatch`` removes frames that match neither
     neighbour (fewer than ``thr_npt`` inliers on both sides) and re-matches around them.
     """
@@ -42,6 +44,9 @@ class RegistrationSettings:
     fit: FitSettings = field(default_factory=FitSettings)
     seed: int = 0
     evaluation_box: tuple = (0, 0, 0, 0)
+    sliding_evaluation_box: bool = False
+    start_evaluation_box: tuple = (0, 0, 0, 0)
+    stop_evaluation_box: tuple = (0, 0, 0, 0)
     post: PostSettings = field(default_factory=PostSettings)
     check_nomatch: bool = True
     thr_npt: int = 3
@@ -70,8 +75,10 @@ class RegistrationSettings:
             raise ParameterError(f"output dtype must be one of {', '.join(OUTPUT_DTYPES)}, not {self.dtype!r}")
         if not 0.0 <= self.imgb_fraction <= 1.0:
             raise ParameterError(f"ImgB_fraction must be in [0, 1], got {self.imgb_fraction}")
-        if len(self.evaluation_box) != 4 or min(int(v) for v in self.evaluation_box) < 0:
-            raise ParameterError(f"evaluation_box is [top, height, left, width] ≥ 0, got {self.evaluation_box}")
+        for name in ("evaluation_box", "start_evaluation_box", "stop_evaluation_box"):
+            box = getattr(self, name)
+            if len(box) != 4 or min(int(v) for v in box) < 0:
+                raise ParameterError(f"{name} is [top, height, left, width] ≥ 0, got {box}")
 
     @classmethod
     def preset(cls, name: str = "fast", **changes) -> RegistrationSettings:

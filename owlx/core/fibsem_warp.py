@@ -12,6 +12,9 @@
   the number of clipped voxels is reported. uint8 output is scaled by the global data range.
 * Options: fusion ``A·(1 − f) + B·f``, ``invert`` (−I, or 255 − I for uint8), ``flip_y`` after
   the transform.
+* Evaluation boxes (§10.1) in code order [top, height, left, width], 0 = full extent: one box,
+  or a sliding box interpolated from a start to a stop box (:func:`sliding_boxes`); on a
+  registered stack the boxes follow the content (:func:`moving_boxes`).
 
 Coordinates: (x, y) = (col, row) in matrices; arrays (row, col).
 """
@@ -25,7 +28,8 @@ import numpy as np
 
 from owlx.errors import ParameterError
 
-__all__ = ["Canvas", "bin_frames", "canvas_for", "moving_boxes", "to_output", "warp_frame"]
+__all__ = ["Canvas", "bin_frames", "canvas_for", "full_box", "moving_boxes", "sliding_boxes", "to_output",
+           "warp_frame"]
 
 OUTPUT_DTYPES = ("int16", "uint16", "float32", "uint8")
 
@@ -117,32 +121,63 @@ def to_output(image: np.ndarray, dtype: str = "int16", data_range: tuple[float, 
     return np.clip(x, info.min, info.max).astype(dtype), clipped
 
 
-def moving_boxes(cumulative: np.ndarray, canvas: Canvas, box: tuple[int, int, int, int],
-                 frame_shape: tuple[int, int]) -> np.ndarray:
-    """Per-frame evaluation boxes (n, 4) as [top, height, left, width] on the canvas: the box's
-    top-left corner (given in frame coordinates, code order [top, height, left, width], 0 =
-    full extent) mapped through each frame's inverse canvas transform, the corners smoothed by
-    Savitzky–Golay (window ``min(n//8·2 + 1, 2001)``, order ``min(5, window − 1)``)."""
+def full_box(box, frame_shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``box`` [top, height, left, width] (code order) with a 0 height or width replaced by the
+    extent from top/left to the frame's end; ``frame_shape`` is (rows, cols)."""
+    ny, nx = (int(v) for v in frame_shape)
+    top, height, left, width = (int(v) for v in box)
+    return top, height or max(ny - top, 0), left, width or max(nx - left, 0)
+
+
+def sliding_boxes(start, stop, n: int, frame_shape: tuple[int, int]) -> np.ndarray:
+    """Evaluation boxes (n, 4) [top, height, left, width] of n output slices, each field linearly
+    interpolated from the ``start`` box (slice 0) to the ``stop`` box (slice n − 1), both in code
+    order with 0 = full extent (resolved by :func:`full_box` first). Integer arithmetic as in the
+    reference, ``start + (stop − start)·k // (n − 1)`` (floor), so slice 0 is ``start`` and the
+    last slice is ``stop`` exactly. The reference keeps the start box's height and width; equal
+    sizes give its boxes."""
+    a = np.array(full_box(start, frame_shape), dtype=np.int64)
+    b = np.array(full_box(stop, frame_shape), dtype=np.int64)
+    n = int(n)
+    if n < 1:
+        return np.zeros((0, 4), dtype=np.int64)
+    k = np.arange(n, dtype=np.int64)[:, None]
+    return a + (b - a) * k // max(n - 1, 1)
+
+
+def moving_boxes(cumulative: np.ndarray, canvas: Canvas, box, frame_shape: tuple[int, int]) -> np.ndarray:
+    """Per-slice evaluation boxes (n, 4) as [top, height, left, width] on the canvas, following
+    the content: each box's top-left corner (given in frame coordinates) mapped through the
+    inverse of that slice's canvas transform; the displacement this adds is smoothed by
+    Savitzky–Golay (window ``min(n//8·2 + 1, 2001)``, order ``min(5, window − 1)``), which for
+    one fixed box is the reference's smoothing of the mapped corners. ``box`` is one box
+    [top, height, left, width] (0 = full extent) or one per slice, (n, 4), e.g. from
+    :func:`sliding_boxes`. Boxes are clipped into the canvas."""
     from scipy.signal import savgol_filter
 
-    ny, nx = frame_shape
-    top, height, left, width = (int(v) for v in box)
-    height = height or ny - top
-    width = width or nx - left
-    corners = []
-    for c in np.asarray(cumulative, dtype=np.float64):
-        w = canvas.warp_matrix(c)
-        u = np.linalg.inv(w) @ np.array([left, top, 1.0])
-        corners.append(u[:2])
-    corners = np.array(corners)
-    n = len(corners)
+    cumulative = np.asarray(cumulative, dtype=np.float64)
+    n = len(cumulative)
+    boxes = np.asarray(box, dtype=np.int64)
+    if boxes.ndim == 1:
+        boxes = np.tile(np.array(full_box(boxes, frame_shape), dtype=np.int64), (n, 1))
+    else:
+        if boxes.shape != (n, 4):
+            raise ParameterError(f"{n} slices need {n} evaluation boxes, got an array of shape {boxes.shape}")
+        boxes = np.array([full_box(b, frame_shape) for b in boxes], dtype=np.int64).reshape(n, 4)
+    corners = boxes[:, [2, 0]].astype(np.float64)  # (x, y) = (left, top)
+    moved = np.empty_like(corners)
+    for k, c in enumerate(cumulative):
+        u = np.linalg.inv(canvas.warp_matrix(c)) @ np.array([corners[k, 0], corners[k, 1], 1.0])
+        moved[k] = u[:2]
+    shift = moved - corners
     window = min(n // 8 * 2 + 1, 2001)
     if window >= 3:
-        corners = savgol_filter(corners, window, min(5, window - 1), axis=0)
+        shift = savgol_filter(shift, window, min(5, window - 1), axis=0)
+    corners = corners + shift
     rows, cols = canvas.shape
     out = np.empty((n, 4), dtype=np.int64)
-    out[:, 0] = np.clip(np.rint(corners[:, 1]), 0, max(rows - height, 0))
-    out[:, 2] = np.clip(np.rint(corners[:, 0]), 0, max(cols - width, 0))
-    out[:, 1] = min(height, rows)
-    out[:, 3] = min(width, cols)
+    out[:, 1] = np.minimum(boxes[:, 1], rows)
+    out[:, 3] = np.minimum(boxes[:, 3], cols)
+    out[:, 0] = np.clip(np.rint(corners[:, 1]), 0, np.maximum(rows - out[:, 1], 0))
+    out[:, 2] = np.clip(np.rint(corners[:, 0]), 0, np.maximum(cols - out[:, 3], 0))
     return out

@@ -5,6 +5,11 @@
   names ("Orig. Transformation Matrix", "Cum. Transformation Matrix", "Intermediate Results",
   "Reg. Stat. Info", "kwargs Info"); file names are ``<stem>_<slug>.csv`` with the slug in
   lower case and underscores (``<stem>_orig_transformation_matrix.csv``, …).
+* :func:`write_tables_xlsx` writes the same tables as one workbook, one sheet per table under
+  its reference name, with openpyxl (optional: ``pip install owlx[xlsx]``); numbers stay
+  numbers (openpyxl writes 16 significant digits, Excel keeps 15; the CSV and HDF5 files keep
+  every bit), lists and tuples become JSON text, None an empty cell, NaN the text "nan".
+  :func:`require_openpyxl` raises :class:`ParameterError` with the install hint when it is absent.
 * :func:`write_record_h5` stores named arrays as datasets and a parameter dict as JSON in the
   root attribute ``settings_json`` (HDF5 attributes cannot hold nested settings directly).
 """
@@ -20,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from owlx.errors import FileFormatError
+from owlx.errors import FileFormatError, ParameterError
+
+XLSX_HINT = "XLSX export needs openpyxl: install openpyxl (pip install owlx[xlsx])"
 
 
 def table_file(stem: str, sheet: str) -> str:
@@ -55,6 +62,59 @@ def write_csv(path: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) 
 def write_tables_csv(stem: str, tables: dict[str, tuple[Sequence[str], Sequence[Sequence[Any]]]]) -> list[str]:
     """Write every table {sheet name: (columns, rows)}; returns the paths written."""
     return [write_csv(table_file(stem, sheet), cols, rows) for sheet, (cols, rows) in tables.items()]
+
+
+def xlsx_available() -> bool:
+    """True when openpyxl can be imported (the XLSX export works)."""
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def require_openpyxl():
+    """The openpyxl module, or :class:`ParameterError` saying how to install it."""
+    try:
+        import openpyxl
+    except ImportError as err:
+        raise ParameterError(XLSX_HINT) from err
+    return openpyxl
+
+
+def _xlsx_cell(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else repr(float(value))  # XLSX has no NaN/inf number
+    if isinstance(value, (tuple, list, np.ndarray, dict)):
+        return json.dumps(np.asarray(value).tolist() if not isinstance(value, dict) else value,
+                          default=lambda o: np.asarray(o).tolist())
+    return str(value)
+
+
+def write_tables_xlsx(path: str, tables: dict[str, tuple[Sequence[str], Sequence[Sequence[Any]]]]) -> str:
+    """One workbook with a sheet per table {sheet name: (columns, rows)} (header in row 1).
+    Sheet names are used as given (Excel's limit is 31 characters). Returns the path."""
+    openpyxl = require_openpyxl()
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for sheet, (columns, rows) in tables.items():
+        if len(sheet) > 31:
+            raise ParameterError(f"sheet name {sheet!r} is longer than Excel's 31 characters")
+        ws = wb.create_sheet(sheet)
+        ws.append(list(columns))
+        for row in rows:
+            ws.append([_xlsx_cell(v) for v in row])
+    try:
+        wb.save(path)
+    except OSError as err:
+        raise FileFormatError(f"cannot write '{os.path.basename(path)}': {err.strerror or err}") from err
+    return path
 
 
 def read_csv(path: str) -> tuple[list[str], list[list[str]]]:

@@ -1,8 +1,10 @@
-"""``owlx register STACK -o out.mrc [--workers N | --scheduler ADDRESS]`` (spec/fibsem.md §1).
+"""``owlx register STACK -o out.mrc [--cache DIR] [--xlsx] [--workers N | --scheduler ADDRESS]``
+(spec/fibsem.md §1).
 
 STACK is a folder of ``.dat`` or TIFF frames, one ``.dat`` file (its folder's stack), a list of
 files, or a stack file (MRC, TIFF, HDF5 with ``--dataset``). The run writes the registered MRC
-stack, ``<out>_registration.h5`` and the CSV tables; flagged pairs and removed frames are
+stack, ``<out>_registration.h5`` and the CSV tables (``--xlsx``: also the workbook); ``--cache``
+keeps each frame's keypoints for reruns and resumed runs; flagged pairs and removed frames are
 printed as warnings, one summary line goes to stdout. Errors a user can cause print one line
 and exit 2 (:func:`owlx.cli.main` does that for OwlxError).
 """
@@ -45,6 +47,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-drift", action="store_true", help="do not subtract the linear drift")
     p.add_argument("--box", type=int, nargs=4, metavar=("TOP", "HEIGHT", "LEFT", "WIDTH"),
                    help="evaluation box (0 = full extent)")
+    p.add_argument("--box-stop", type=int, nargs=4, metavar=("TOP", "HEIGHT", "LEFT", "WIDTH"),
+                   help="sliding evaluation box for the metrics: interpolate from --box (first slice) to this "
+                        "box (last slice)")
+    p.add_argument("--cache", metavar="DIR",
+                   help="keypoint cache folder: <frame>.kp.npz files reused by a rerun with the same frames and "
+                        "keypoint settings")
+    p.add_argument("--xlsx", action="store_true",
+                   help="also write the record as <out>_registration.xlsx (needs openpyxl: pip install owlx[xlsx])")
     p.add_argument("--z-step", type=float, help="z step in nm per frame (default: from the WD of .dat headers)")
     p.add_argument("--pixel-size", type=float, help="pixel size in nm (default: from the file)")
     p.add_argument("--seed", type=int, default=0)
@@ -70,6 +80,9 @@ def settings_from_args(args: argparse.Namespace):
     }
     if args.box:
         changes["evaluation_box"] = tuple(args.box)
+    if args.box_stop:
+        changes.update(sliding_evaluation_box=True, start_evaluation_box=tuple(args.box or (0, 0, 0, 0)),
+                       stop_evaluation_box=tuple(args.box_stop))
     return RegistrationSettings.preset(args.preset, **changes)
 
 
@@ -94,11 +107,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise ParameterError("--workers must be ≥ 1")
+    if args.xlsx:  # before reading anything: a missing optional package is a one-line error
+        from owlx.io.fibsem_record import require_openpyxl
+
+        require_openpyxl()
     settings = settings_from_args(args)
     target = args.stack[0] if len(args.stack) == 1 else list(args.stack)
     frames = FileFrames.of(target, args.dataset, settings.channel, settings.imgb_fraction > 0)
     job = registration_job(frames, settings, args.output, threads=max(1, args.threads or 1),
-                           n_workers=args.workers, scheduler=args.scheduler, metrics=not args.no_metrics)
+                           n_workers=args.workers, scheduler=args.scheduler, metrics=not args.no_metrics,
+                           cache_dir=args.cache, xlsx=args.xlsx)
     state: dict = {}
 
     def on_result(event) -> None:

@@ -3,6 +3,10 @@
 :meth:`RegistrationControls.settings` builds the :class:`RegistrationSettings` the jobs use;
 :meth:`set_settings` shows one. Choosing a preset resets the keypoint settings to it
 (``fast``: 2 × 2-binned SIFT with 5000 features, the default; ``reference``: full resolution).
+The evaluation box [top, height, left, width] (0 = to the end) is also the start of the sliding
+box when "Sliding" is checked; the stop box is the second row. Run options beside the settings:
+threads, the output file, the XLSX record (disabled, with the install hint, without openpyxl)
+and the keypoint cache folder.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from PyQt5 import QtCore, QtWidgets
 from owlx.core.fibsem_settings import RegistrationSettings
 from owlx.core.fibsem_transforms import MODELS
 from owlx.gui.panel_kit import combo, row_widget, spin
+from owlx.io.fibsem_record import XLSX_HINT, xlsx_available
 
 __all__ = ["RegistrationControls"]
 
@@ -46,6 +51,13 @@ class RegistrationControls(QtWidgets.QWidget):
         self.box = [spin(0, 100000, 0) for _ in range(4)]
         for edge, tip in zip(self.box, ("top", "height (0 = to the end)", "left", "width (0 = to the end)")):
             edge.setToolTip(f"evaluation box {tip}, px")
+        self.sliding = QtWidgets.QCheckBox("Sliding")
+        self.sliding.setToolTip("metrics box moves linearly from the box above (first slice) to this box (last slice)")
+        self.stop_box = [spin(0, 100000, 0) for _ in range(4)]
+        for edge, tip in zip(self.stop_box, ("top", "height (0 = to the end)", "left", "width (0 = to the end)")):
+            edge.setToolTip(f"stop box of the sliding evaluation box: {tip}, px")
+            edge.setEnabled(False)
+        self.sliding.toggled.connect(lambda on: [edge.setEnabled(on) for edge in self.stop_box])
         self.zbin = spin(1, 1000, d.zbin)
         self.order = combo(("0", "1", "3"), str(d.int_order))
         self.dtype = combo(("int16", "uint16", "float32", "uint8"), d.dtype)
@@ -57,6 +69,16 @@ class RegistrationControls(QtWidgets.QWidget):
         self.output.setPlaceholderText("registered stack .mrc (empty: transforms only)")
         self.browse = QtWidgets.QPushButton("…")
         self.browse.setMaximumWidth(30)
+        self.xlsx = QtWidgets.QCheckBox("XLSX record")
+        self.xlsx.setToolTip("also write <output>_registration.xlsx with the reference's sheets")
+        if not xlsx_available():
+            self.xlsx.setEnabled(False)
+            self.xlsx.setToolTip(XLSX_HINT)
+        self.cache = QtWidgets.QLineEdit()
+        self.cache.setPlaceholderText("keypoint cache folder (empty: none)")
+        self.cache.setToolTip("<frame>.kp.npz files: a rerun or a run resumed after Cancel reuses the keypoints")
+        self.browse_cache = QtWidgets.QPushButton("…")
+        self.browse_cache.setMaximumWidth(30)
 
         form = QtWidgets.QFormLayout(self)
         form.addRow("Preset", self.preset)
@@ -67,23 +89,29 @@ class RegistrationControls(QtWidgets.QWidget):
         form.addRow("On failure", self.on_failure)
         form.addRow("Drift removal", row_widget(self.preserve_scales, self.drift_x, self.drift_y))
         form.addRow("Box (T H L W)", row_widget(*self.box))
+        form.addRow("Stop box", row_widget(self.sliding, *self.stop_box))
         form.addRow("Z-bin / order", row_widget(self.zbin, self.order))
         form.addRow("Output dtype", row_widget(self.dtype, self.pad))
         form.addRow("Threads", self.threads)
-        form.addRow("Output", row_widget(self.output, self.browse))
+        form.addRow("Output", row_widget(self.output, self.browse, self.xlsx))
+        form.addRow("Keypoint cache", row_widget(self.cache, self.browse_cache))
         for w in (self.preset, self.matcher, self.model, self.solver, self.on_failure, self.order, self.dtype):
             w.currentTextChanged.connect(self.changed)
         self.browse.clicked.connect(self._browse)
+        self.browse_cache.clicked.connect(self._browse_cache)
 
     def settings(self) -> RegistrationSettings:
         """The settings shown (raises ParameterError for inconsistent values)."""
+        box = tuple(s.value() for s in self.box)
         return RegistrationSettings.preset(
             self.preset.currentText(), matcher=self.matcher.currentText(), ratio=self.ratio.value(),
             model=self.model.currentText(), solver=self.solver.currentText(), drmax=self.drmax.value(),
             max_iter=self.max_iter.value(), min_inliers=self.min_inliers.value(),
             on_failure=self.on_failure.currentText(), preserve_scales=self.preserve_scales.isChecked(),
             subtract_linear_fit=(self.drift_x.isChecked(), self.drift_y.isChecked()),
-            evaluation_box=tuple(s.value() for s in self.box), zbin=self.zbin.value(),
+            evaluation_box=box, sliding_evaluation_box=self.sliding.isChecked(), start_evaluation_box=box,
+            stop_evaluation_box=tuple(s.value() for s in self.stop_box) if self.sliding.isChecked() else box,
+            zbin=self.zbin.value(),
             int_order=int(self.order.currentText()), dtype=self.dtype.currentText(), pad_edges=self.pad.isChecked(),
         )
 
@@ -100,7 +128,10 @@ class RegistrationControls(QtWidgets.QWidget):
         self.preserve_scales.setChecked(s.post.preserve_scales)
         self.drift_x.setChecked(bool(s.post.subtract_linear_fit[0]))
         self.drift_y.setChecked(bool(s.post.subtract_linear_fit[1]))
-        for edge, v in zip(self.box, s.evaluation_box):
+        for edge, v in zip(self.box, s.start_evaluation_box if s.sliding_evaluation_box else s.evaluation_box):
+            edge.setValue(int(v))
+        self.sliding.setChecked(s.sliding_evaluation_box)
+        for edge, v in zip(self.stop_box, s.stop_evaluation_box):
             edge.setValue(int(v))
         self.zbin.setValue(s.zbin)
         self.order.setCurrentText(str(s.int_order))
@@ -112,3 +143,7 @@ class RegistrationControls(QtWidgets.QWidget):
         if path:
             self.output.setText(path)
 
+    def _browse_cache(self) -> None:
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Keypoint cache folder", self.cache.text())
+        if path:
+            self.cache.setText(path)

@@ -132,6 +132,24 @@ class DaskPool:
             self._own_cluster.close()
 
 
+def run_map(pool, fn, items, ctx, on_done, window: int) -> None:
+    """Submit ``fn(*item)`` to ``pool`` for every item (at most ``window`` in flight) and hand
+    each result to ``on_done`` as it completes; ``ctx.check`` (the job's cancel) is polled."""
+    items = list(items)
+    pending: dict[Any, int] = {}
+    k = 0
+    try:
+        while k < len(items) or pending:
+            while k < len(items) and len(pending) < window:
+                pending[pool.submit(fn, *items[k])] = k
+                k += 1
+            for f in pool.wait_any(list(pending), ctx.check):
+                pending.pop(f)
+                on_done(pool.result(f))
+    finally:
+        pool.cancel(list(pending))
+
+
 def make_pool(threads: int = 1, n_workers: int | None = None, scheduler: str | None = None, client: Any = None):
     """The pool for a run: dask when ``client``, ``scheduler`` or ``n_workers`` is given, a
     thread pool for ``threads`` > 1, else inline."""

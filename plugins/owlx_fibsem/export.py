@@ -2,8 +2,9 @@
 
 :func:`run_tables` turns a :class:`~owlx_fibsem.pipeline.RegistrationRun` into the reference's
 five sheets; :func:`export_csv` writes them (and the per-slice metrics) with
-:mod:`owlx.io.fibsem_record`; :func:`write_run_record` writes the CSV tables and the
-``<name>_registration.h5`` sidecar next to the MRC output.
+:mod:`owlx.io.fibsem_record`, :func:`export_xlsx` as one workbook with those sheet names
+(needs openpyxl); :func:`write_run_record` writes the CSV tables (and optionally the XLSX
+workbook) and the ``<name>_registration.h5`` sidecar next to the MRC output.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ import os
 
 import numpy as np
 
-from owlx.io.fibsem_record import write_csv, write_record_h5, write_tables_csv
+from owlx.io.fibsem_record import (
+    write_csv,
+    write_record_h5,
+    write_tables_csv,
+    write_tables_xlsx,
+)
 
 METRIC_COLUMNS = ("slice", "nsad", "ncc", "snr", "nmi", "mi", "nmi_bins", "frc_bandwidth")
 
@@ -33,7 +39,7 @@ def run_tables(run) -> dict:
     kwargs += [["removed_frames", reg.removed], ["flagged_pairs", [int(f.index) for f in run.flagged]],
                ["canvas_offsets_xy", [run.canvas.xi, run.canvas.yi] if run.canvas else []],
                ["voxel_size_A", list(run.voxel_size_A)], ["z_step_nm", run.z_step_nm],
-               ["clipped_voxels", run.clipped]]
+               ["clipped_voxels", run.clipped], ["keypoint_cache", run.keypoint_cache or ""]]
     kwargs += [[f"summary.{k}", list(v)] for k, v in run.summary.items()]
     return {
         "Orig. Transformation Matrix": (["frame_a", "frame_b", "status", "n_matches", "npts", "n_rejected",
@@ -55,10 +61,19 @@ def export_csv(run, stem: str) -> list[str]:
     return paths
 
 
-def write_run_record(run) -> list[str]:
-    """CSV tables and ``<output stem>_registration.h5`` next to the run's MRC output."""
+def export_xlsx(run, path: str) -> str:
+    """Write the five tables as the sheets of the workbook ``path`` (``.xlsx``); raises
+    ParameterError "install openpyxl (pip install owlx[xlsx])" without openpyxl."""
+    return write_tables_xlsx(path, run_tables(run))
+
+
+def write_run_record(run, xlsx: bool = False) -> list[str]:
+    """CSV tables, with ``xlsx`` also ``<output stem>_registration.xlsx``, and
+    ``<output stem>_registration.h5`` next to the run's MRC output."""
     stem = os.path.splitext(run.output)[0]
     paths = export_csv(run, stem + "_registration")
+    if xlsx:
+        paths.append(export_xlsx(run, stem + "_registration.xlsx"))
     reg = run.registration
     datasets = {
         "frames": np.asarray(reg.frames, dtype=np.int64),
@@ -77,6 +92,8 @@ def write_run_record(run) -> list[str]:
     for stage, matrices in reg.stages.items():
         datasets[f"cumulative/{stage}"] = matrices
     datasets["cumulative/final"] = reg.cumulative
+    if run.evaluation_boxes is not None:
+        datasets["metrics/evaluation_boxes"] = np.asarray(run.evaluation_boxes)
     for key in METRIC_COLUMNS:
         if run.metrics and key in run.metrics[0]:
             datasets[f"metrics/{key}"] = np.asarray([r[key] for r in run.metrics])

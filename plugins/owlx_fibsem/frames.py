@@ -7,7 +7,8 @@
   stack, an array); for inline and thread runs only.
 
 Both give ``len()``, ``frame(i)`` (2-D array, native dtype), ``frame_b(i)`` (the second
-channel for fusion, or None) and ``info()`` (header facts: pixel size, WD per frame, …).
+channel for fusion, or None), ``frame_name(i)`` (a file-name stem, for the keypoint cache) and
+``info()`` (header facts: pixel size, WD per frame, …).
 """
 
 from __future__ import annotations
@@ -100,6 +101,21 @@ class FileFrames:
         with lock:
             return source.stack(self.dataset_b)[int(i)]
 
+    def files(self) -> tuple[str, ...]:
+        """Every file the frames are read from (the members of a folder or series; the path
+        itself for one file)."""
+        if isinstance(self.path, tuple):
+            return self.path
+        source = self._opened()[0]
+        listed = getattr(source, "files", None)
+        return tuple(os.fspath(f) for f in listed) if listed else (self.path,)
+
+    def frame_name(self, i: int) -> str:
+        """A file-name stem for frame ``i`` (keypoint cache files): the stem of its own file
+        when the stack is one file per frame, else ``frame_<i:06d>``."""
+        source, stack, _ = self._opened()
+        return _name_of(getattr(source, "files", None), len(stack), i)
+
     def dtype(self) -> np.dtype:
         return np.dtype(self._opened()[1].dtype)
 
@@ -114,7 +130,7 @@ class MemoryFrames:
     """Frames from a callable ``frame(i)`` or a stack/array, for inline and thread runs."""
 
     def __init__(self, frames: Callable[[int], np.ndarray] | Any, n: int | None = None, info: dict | None = None,
-                 frames_b: Callable[[int], np.ndarray] | None = None, dtype=None, shape=None):
+                 frames_b: Callable[[int], np.ndarray] | None = None, dtype=None, shape=None, names=None):
         self._get = frames if callable(frames) and not hasattr(frames, "__getitem__") else frames.__getitem__
         self._n = len(frames) if n is None else int(n)
         self._info = dict(info or {})
@@ -123,6 +139,7 @@ class MemoryFrames:
             first = np.asarray(self._get(0))
             dtype, shape = first.dtype, first.shape
         self._dtype, self._shape = np.dtype(dtype), tuple(int(v) for v in shape)
+        self._names = list(names) if names is not None else None
 
     def __len__(self) -> int:
         return self._n
@@ -133,6 +150,10 @@ class MemoryFrames:
     def frame_b(self, i: int) -> np.ndarray | None:
         return None if self._get_b is None else np.asarray(self._get_b(int(i)))
 
+    def frame_name(self, i: int) -> str:
+        """The stem of ``names[i]`` (file names, one per frame) when given, else ``frame_<i:06d>``."""
+        return _name_of(self._names, self._n, i)
+
     def dtype(self) -> np.dtype:
         return self._dtype
 
@@ -141,6 +162,12 @@ class MemoryFrames:
 
     def info(self) -> dict:
         return dict(self._info)
+
+
+def _name_of(files, n: int, i: int) -> str:
+    if files is not None and len(files) == n:
+        return os.path.splitext(os.path.basename(os.fspath(files[int(i)])))[0]
+    return f"frame_{int(i):06d}"
 
 
 def source_info(source) -> dict:

@@ -7,7 +7,11 @@ metrics, CSV export. Every computation is a job; nothing heavy runs on the GUI t
 * "Register" runs :func:`owlx_fibsem.pipeline.registration_job` on the session's stack (threads
   from the form); with an output path it also writes the MRC stack and computes the metrics.
   Fitted pairs are plotted as they arrive; flagged pairs are red and listed.
-* "Export CSV…" writes the reference's five tables and the metrics (:mod:`owlx_fibsem.export`).
+* "Export CSV…" writes the reference's five tables and the metrics (:mod:`owlx_fibsem.export`);
+  "Export XLSX…" writes them as one workbook with the reference's sheet names (disabled, with
+  the install hint as tooltip, when openpyxl is missing).
+* The form's keypoint cache folder makes a rerun, or a run started again after Cancel, reuse the
+  keypoints already computed (``<frame>.kp.npz``).
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from PyQt5 import QtCore, QtWidgets
 
 from owlx.errors import OwlxError
 from owlx.gui.panel_kit import PanelJobs, connect_session, controls_over_plots, hbox
+from owlx.io.fibsem_record import XLSX_HINT, xlsx_available
 from owlx.stack_reader import StackReader
 from owlx_fibsem.controls import RegistrationControls
-from owlx_fibsem.export import export_csv
+from owlx_fibsem.export import export_csv, export_xlsx
 from owlx_fibsem.frames import MemoryFrames, source_info
 from owlx_fibsem.pipeline import registration_job
 from owlx_fibsem.plots import RegistrationPlots
@@ -48,6 +53,9 @@ class FibsemPanel(QtWidgets.QWidget):
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.export_button = QtWidgets.QPushButton("Export CSV…")
         self.export_button.setEnabled(False)
+        self.xlsx_button = QtWidgets.QPushButton("Export XLSX…")
+        self.xlsx_button.setEnabled(False)
+        self.xlsx_button.setToolTip("the reference's five sheets in one workbook" if xlsx_available() else XLSX_HINT)
         self.progress = QtWidgets.QProgressBar()
         self.info = QtWidgets.QLabel("")
         self.info.setWordWrap(True)
@@ -55,7 +63,8 @@ class FibsemPanel(QtWidgets.QWidget):
         self.jobs = PanelJobs(ctx, self.info, self.progress, self.cancel_button)
 
         layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(hbox(self.preview_button, self.register_button, self.cancel_button, self.export_button))
+        layout.addLayout(hbox(self.preview_button, self.register_button, self.cancel_button, self.export_button,
+                              self.xlsx_button))
         layout.addWidget(self.progress)
         layout.addWidget(self.info)
         layout.addWidget(controls_over_plots(self.controls, self.plots), 1)
@@ -63,6 +72,7 @@ class FibsemPanel(QtWidgets.QWidget):
         self.preview_button.clicked.connect(self.preview)
         self.register_button.clicked.connect(self.register)
         self.export_button.clicked.connect(self._ask_export)
+        self.xlsx_button.clicked.connect(self._ask_export_xlsx)
         connect_session(self, [(self.session.stack_changed, self._on_stack),
                                (self.session.frame_changed, self._on_frame)])
 
@@ -142,8 +152,10 @@ class FibsemPanel(QtWidgets.QWidget):
         output = self.controls.output.text().strip() or None
         source = self.session.source
         inputs = () if source is None or source.path is None else source.path  # never write over the input
-        return frames, registration_job(frames, self.controls.settings(), output, threads=self.controls.threads.value(),
-                                        inputs=inputs)
+        c = self.controls
+        return frames, registration_job(frames, c.settings(), output, threads=c.threads.value(), inputs=inputs,
+                                        cache_dir=c.cache.text().strip() or None,
+                                        xlsx=c.xlsx.isEnabled() and c.xlsx.isChecked())
 
     def _event(self, event) -> None:
         kind = event[0]
@@ -167,6 +179,7 @@ class FibsemPanel(QtWidgets.QWidget):
         if run.metrics:
             self.plots.show_metrics(run.metrics)
         self.export_button.setEnabled(True)
+        self.xlsx_button.setEnabled(xlsx_available())
         where = f", written to {run.output}" if run.output else ""
         self.info.setText(run.report() + where)
         self.ctx.status(f"registered {run.n_frames} frames ({len(run.flagged)} flagged pairs){where}")
@@ -187,3 +200,17 @@ class FibsemPanel(QtWidgets.QWidget):
         if written is None:
             return
         self.ctx.status(f"wrote {len(written)} CSV files next to {stem}")
+
+    def export_xlsx(self, path: str) -> str:
+        """Write the last run's five tables as the sheets of the workbook ``path``."""
+        if self.run is None:
+            raise OwlxError("nothing to export: register a stack first")
+        return export_xlsx(self.run, path)
+
+    def _ask_export_xlsx(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export registration workbook", "", "Excel (*.xlsx)")
+        if not path:
+            return
+        path = path if path.lower().endswith(".xlsx") else path + ".xlsx"
+        if self.jobs.attempt(self.export_xlsx, path) is not None:
+            self.ctx.status(f"wrote {path}")

@@ -7,7 +7,11 @@ threads, or dask.distributed); :func:`registration_job` wraps it in an :class:`o
 (progress over all stages, cancel, streamed events). Keypoints are computed per frame and
 matched per consecutive pair as soon as both frames' keypoints exist; a frame's keypoints are
 dropped once both its pairs are fitted, so memory stays bounded on long stacks. On dask the
-keypoints travel worker to worker, never through the client.
+keypoints travel worker to worker, never through the client. With a keypoint cache folder
+(``cache_dir``) each frame's keypoints are also written as ``<frame>.kp.npz`` and read back by a
+later run with the same frame and keypoint settings (:mod:`owlx.io.fibsem_keypoints`), so a rerun
+or a run started again after a cancel skips SIFT for the frames already done. Stages 6–7 live in
+:mod:`owlx_fibsem.output_stages`.
 
 Events streamed with ``ctx.emit``: ``("stage", name)``, ``("pair", PairFit)``,
 ``("slice", index)``, ``("metrics", index, dict)``.
@@ -27,12 +31,13 @@ from owlx.core.fibsem_range import fov_trend, stack_range, z_step_from_wd
 from owlx.core.fibsem_register import Registration, nomatch_frames, postprocess
 from owlx.core.fibsem_settings import RegistrationSettings
 from owlx.core.fibsem_transforms import PairFit
-from owlx.core.fibsem_warp import Canvas, canvas_for, moving_boxes
+from owlx.core.fibsem_warp import Canvas, canvas_for
 from owlx.errors import DatasetError, ParameterError
 from owlx.jobs import Job, JobContext
 from owlx_fibsem import tasks
-from owlx_fibsem.executor import InlinePool, make_pool
+from owlx_fibsem.executor import InlinePool, make_pool, run_map
 from owlx_fibsem.frames import FileFrames, MemoryFrames
+from owlx_fibsem.output_stages import quality, refuse_input_as_output, write_output
 
 
 @dataclass
@@ -53,6 +58,8 @@ class RegistrationRun:
     clipped: int = 0
     metrics: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    evaluation_boxes: np.ndarray | None = None  # (n_slices, 4) [top, height, left, width] on the canvas
+    keypoint_cache: str | None = None  # folder of the <frame>.kp.npz files, when one was used
     timings: dict = field(default_factory=dict)
 
     @property
@@ -81,8 +88,9 @@ class RegistrationRun:
         return "\n".join(lines)
 
 
-def _pairs_fitted(pool, frames, n, ranges, settings, ctx, progress) -> dict[tuple[int, int], PairFit]:
-    """Keypoints of every frame and the fit of every consecutive pair, on the pool."""
+def _pairs_fitted(pool, frames, n, ranges, settings, ctx, progress, cache_dir=None) -> dict[tuple[int, int], PairFit]:
+    """Keypoints of every frame (from ``cache_dir`` when cached there) and the fit of every
+    consecutive pair, on the pool."""
     window = max(4, 2 * pool.n_workers + 2)
     kp: dict[int, Any] = {}
     kp_ready: set[int] = set()
@@ -94,7 +102,7 @@ def _pairs_fitted(pool, frames, n, ranges, settings, ctx, progress) -> dict[tupl
         while len(pairs_done) < n - 1:
             while next_frame < n and len(kp) < window:
                 f = pool.submit(tasks.keypoint_task, frames, next_frame, ranges[next_frame, 0],
-                                ranges[next_frame, 1], settings, pool.cv_threads)
+                                ranges[next_frame, 1], settings, pool.cv_threads, cache_dir)
                 kp[next_frame] = f
                 owner[f] = ("kp", next_frame)
                 next_frame += 1
@@ -122,7 +130,7 @@ def _pairs_fitted(pool, frames, n, ranges, settings, ctx, progress) -> dict[tupl
     return fits
 
 
-def _remove_bad_frames(pool, frames, fits, n, ranges, settings, ctx) -> tuple[list[int], list[int]]:
+def _remove_bad_frames(pool, frames, fits, n, ranges, settings, ctx, cache_dir=None) -> tuple[list[int], list[int]]:
     """§8 and ``on_failure="exclude_frame"``: drop frames, re-match their new neighbours.
     Returns (kept frames, removed frames); ``fits`` gains the new pairs.
 
@@ -144,7 +152,7 @@ def _remove_bad_frames(pool, frames, fits, n, ranges, settings, ctx) -> tuple[li
         kept = [k for k in kept if k not in drop]
         new = [(a, b) for a, b in pairwise(kept) if (a, b) not in fits]
         futures = {pool.submit(tasks.rematch_task, frames, a, b, (tuple(ranges[a]), tuple(ranges[b])), a, settings,
-                               pool.cv_threads): (a, b) for a, b in new}
+                               pool.cv_threads, cache_dir): (a, b) for a, b in new}
         try:
             while futures:
                 for f in pool.wait_any(list(futures), ctx.check):
@@ -154,28 +162,12 @@ def _remove_bad_frames(pool, frames, fits, n, ranges, settings, ctx) -> tuple[li
     return kept, sorted(removed)
 
 
-def _run_map(pool, fn, items, ctx, on_done, window: int) -> None:
-    """Submit ``fn(*item)`` for every item (at most ``window`` in flight) and hand each
-    result to ``on_done`` as it completes."""
-    items = list(items)
-    pending: dict[Any, int] = {}
-    k = 0
-    try:
-        while k < len(items) or pending:
-            while k < len(items) and len(pending) < window:
-                pending[pool.submit(fn, *items[k])] = k
-                k += 1
-            for f in pool.wait_any(list(pending), ctx.check):
-                pending.pop(f)
-                on_done(pool.result(f))
-    finally:
-        pool.cancel(list(pending))
-
-
 def register_stack(frames, settings: RegistrationSettings | None = None, output: str | None = None, pool=None,
-                   ctx: JobContext | None = None, metrics: bool = True) -> RegistrationRun:
+                   ctx: JobContext | None = None, metrics: bool = True, cache_dir: str | None = None) -> RegistrationRun:
     """Register ``frames`` (a :mod:`owlx_fibsem.frames` reader) and, with ``output``, write the
-    registered stack as MRC and compute the quality metrics. ``pool`` defaults to inline."""
+    registered stack as MRC and compute the quality metrics. ``pool`` defaults to inline. With
+    ``cache_dir`` each frame's keypoints are kept there as ``<frame>.kp.npz`` and reused by a
+    later run (or a run resumed after a cancel) with the same frame and keypoint settings."""
     from owlx.jobs import CancelToken
 
     s = settings or RegistrationSettings()
@@ -213,7 +205,7 @@ def register_stack(frames, settings: RegistrationSettings | None = None, output:
 
         chunk = max(1, min(16, n // (4 * pool.n_workers) or 1))
         items = [(frames, list(range(a, min(n, a + chunk))), s, pool.cv_threads) for a in range(0, n, chunk)]
-        _run_map(pool, tasks.range_task, items, ctx, take_range, 2 * pool.n_workers + 1)
+        run_map(pool, tasks.range_task, items, ctx, take_range, 2 * pool.n_workers + 1)
         lo, hi = stack_range(mins, maxs, s.sliding_minmax, s.fit_window, s.thr_min, s.thr_max, s.nbins)
         ranges = np.stack([lo, hi], axis=1)
         glo, ghi = stack_range(mins, maxs, False, None, s.thr_min, s.thr_max, s.nbins)
@@ -222,8 +214,14 @@ def register_stack(frames, settings: RegistrationSettings | None = None, output:
     # 2–3. keypoints, matching, fit
     t1 = time.perf_counter()
     ctx.emit(("stage", "keypoints and matching"))
-    fits = _pairs_fitted(pool, frames, n, ranges, s, ctx, progress)
-    kept, removed = _remove_bad_frames(pool, frames, fits, n, ranges, s, ctx)
+    if cache_dir:
+        cache_dir = os.path.abspath(os.fspath(cache_dir))
+        try:
+            os.makedirs(cache_dir, exist_ok=True)
+        except OSError as err:
+            raise ParameterError(f"cannot use the keypoint cache folder {cache_dir}: {err.strerror or err}") from err
+    fits = _pairs_fitted(pool, frames, n, ranges, s, ctx, progress, cache_dir)
+    kept, removed = _remove_bad_frames(pool, frames, fits, n, ranges, s, ctx, cache_dir)
     timings["keypoints and matching"] = time.perf_counter() - t1
     # 4–5. cumulation and post-processing
     trend = None
@@ -238,7 +236,7 @@ def register_stack(frames, settings: RegistrationSettings | None = None, output:
     for (a, b), fit in fits.items():
         n_kp[a], n_kp[b] = fit.n_src_keypoints, fit.n_dst_keypoints
     run = RegistrationRun(settings=s, n_frames=n, ranges=ranges, data_range=data_range, n_keypoints=n_kp,
-                          registration=reg, timings=timings)
+                          registration=reg, timings=timings, keypoint_cache=cache_dir or None)
     run.pixel_size_nm = float(s.pixel_size_nm if s.pixel_size_nm is not None else info.get("pixel_size_nm", 0.0))
     if s.z_step_nm is not None:
         run.z_step_nm = float(s.z_step_nm)
@@ -248,107 +246,39 @@ def register_stack(frames, settings: RegistrationSettings | None = None, output:
         run.z_step_nm = z_step_from_wd(np.asarray(info["wd_mm"])[kept])
     run.canvas = canvas_for(reg.cumulative, frames.frame_shape(), s.pad_edges)
     if output:
-        _write_output(run, frames, pool, ctx, progress, output)
+        write_output(run, frames, pool, ctx, progress, output)
         if metrics:
-            _quality(run, frames, pool, ctx, progress)
+            quality(run, frames, pool, ctx, progress)
     run.timings["total"] = time.perf_counter() - t0
     return run
 
 
-def _write_output(run: RegistrationRun, frames, pool, ctx, progress, output: str) -> None:
-    """Warp, bin and write every output slice (§9)."""
-    from owlx.io.mrc_write import MrcStackWriter
-
-    s, reg, canvas = run.settings, run.registration, run.canvas
-    t = time.perf_counter()
-    ctx.emit(("stage", "warp and write"))
-    z = int(s.zbin)
-    kept = reg.frames
-    bins = [(k // z, kept[k:k + z], reg.cumulative[k:k + z]) for k in range(0, len(kept), z)]
-    voxel = (run.pixel_size_nm * 10.0, run.pixel_size_nm * 10.0, run.z_step_nm * z * 10.0)
-    run.voxel_size_A = voxel
-    run.output = os.path.abspath(output)
-    labels = (f"owlx FIB-SEM registration: {len(kept)} frames, zbin {z}, model {s.fit.model}",)
-    with MrcStackWriter(output, (len(bins), *canvas.shape), s.dtype, voxel, labels) as writer:
-        def take(result):
-            index, image, clipped = result
-            writer.write(index, image)
-            run.clipped += clipped
-            progress(1)
-            ctx.emit(("slice", index))
-
-        items = [(frames, si, list(fi), list(mi), canvas, s, run.data_range, pool.cv_threads) for si, fi, mi in bins]
-        _run_map(pool, tasks.warp_task, items, ctx, take, 2 * pool.n_workers)
-    run.timings["warp and write"] = time.perf_counter() - t
-
-
-def _quality(run: RegistrationRun, frames, pool, ctx, progress) -> None:
-    """Metrics of consecutive output slices inside the moving evaluation box (§10)."""
-    from owlx.core.fibsem_metrics import snr_from_ncc, summarize
-
-    s, reg, canvas = run.settings, run.registration, run.canvas
-    t = time.perf_counter()
-    ctx.emit(("stage", "quality metrics"))
-    z = int(s.zbin)
-    starts = reg.cumulative[::z]
-    boxes = moving_boxes(starts, canvas, s.evaluation_box, frames.frame_shape())
-    if s.flip_y:
-        boxes[:, 0] = canvas.shape[0] - boxes[:, 0] - boxes[:, 1]
-    rows: dict[int, dict] = {}
-
-    def take(result):
-        index, values = result
-        rows[index] = {"slice": index, **values}
-        progress(1)
-        ctx.emit(("metrics", index, values))
-
-    items = [(run.output, k, tuple(boxes[k]), s) for k in range(1, len(starts))]
-    _run_map(pool, tasks.metrics_task, items, ctx, take, 2 * pool.n_workers + 1)
-    run.metrics = [rows[k] for k in sorted(rows)]
-    for key in ("nsad", "ncc", "nmi", "frc_bandwidth"):
-        values = [r[key] for r in run.metrics if key in r]
-        if values:
-            run.summary[key] = summarize(values)
-    if run.metrics:
-        ncc = np.array([r["ncc"] for r in run.metrics])
-        run.summary["snr"] = (float(np.nanmean(snr_from_ncc(ncc))), float("nan"))
-    run.timings["quality metrics"] = time.perf_counter() - t
-
-
-def refuse_input_as_output(output: str | os.PathLike | None, inputs) -> None:
-    """Raise :class:`ParameterError` when ``output`` names one of the files in ``inputs`` (a path
-    or a list of paths): the MRC writer would truncate the stack while it is still being read."""
-    if not output:
-        return
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    out = os.path.realpath(os.fspath(output))
-    for path in inputs or ():
-        path = os.fspath(path)
-        same = os.path.realpath(path) == out
-        if not same and os.path.exists(path) and os.path.exists(out):
-            same = os.path.samefile(path, out)
-        if same:
-            raise ParameterError(f"the output {output} is the input file itself; choose another output file")
-
-
 def registration_job(frames, settings: RegistrationSettings | None = None, output: str | None = None, *,
                      threads: int = 1, n_workers: int | None = None, scheduler: str | None = None,
-                     client: Any = None, metrics: bool = True, record: bool = True, inputs=()) -> Job:
+                     client: Any = None, metrics: bool = True, record: bool = True, inputs=(),
+                     cache_dir: str | None = None, xlsx: bool = False) -> Job:
     """A job registering ``frames`` (a reader, or a path/folder/list opened as :class:`FileFrames`)
     inline, on ``threads`` threads, or on dask (``n_workers`` local processes, ``scheduler``
     address or ``client``). Its value is the :class:`RegistrationRun`; with ``output`` and
     ``record`` the run's record and CSV tables are written next to the MRC file. ``output`` must
     not be an input file: the files of a :class:`FileFrames` and ``inputs`` (the files behind
-    :class:`MemoryFrames`) are checked."""
+    :class:`MemoryFrames`) are checked. ``cache_dir``: the keypoint cache folder
+    (:func:`register_stack`); ``xlsx``: also write the record as ``<output stem>_registration.xlsx``
+    (needs openpyxl; checked here, before any work)."""
     s = settings or RegistrationSettings()
     if isinstance(frames, (str, os.PathLike, list, tuple)):
         frames = FileFrames.of(frames, channel=s.channel, fuse=s.imgb_fraction > 0)
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     if isinstance(frames, FileFrames):
-        inputs = [*inputs, *(frames.path if isinstance(frames.path, tuple) else (frames.path,))]
+        # A folder source is checked file by file: an output named like one of its slices would
+        # overwrite that slice while it is still to be read.
+        inputs = [*inputs, *frames.files()]
     refuse_input_as_output(output, inputs)
+    if xlsx and output and record:
+        from owlx.io.fibsem_record import require_openpyxl
+
+        require_openpyxl()
     use_dask = client is not None or scheduler is not None or n_workers is not None
     if use_dask and isinstance(frames, MemoryFrames):
         raise DatasetError("a dask run reads frames in its workers: give a file path, not frames in memory")
@@ -356,13 +286,13 @@ def registration_job(frames, settings: RegistrationSettings | None = None, outpu
     def work(ctx: JobContext) -> RegistrationRun:
         pool = make_pool(threads, n_workers, scheduler, client)
         try:
-            run = register_stack(frames, s, output, pool, ctx, metrics)
+            run = register_stack(frames, s, output, pool, ctx, metrics, cache_dir)
         finally:
             pool.close()
         if output and record:
             from owlx_fibsem.export import write_run_record
 
-            write_run_record(run)
+            write_run_record(run, xlsx=xlsx)
         return run
 
     return Job(work, name="FIB-SEM registration")

@@ -16,6 +16,13 @@ from owlx.core.fibsem_range import get_min_max_thresholds, to_uint8
 from owlx.core.fibsem_settings import RegistrationSettings
 from owlx.core.fibsem_transforms import PairFit, fit_pair
 from owlx.core.fibsem_warp import Canvas, bin_frames, to_output, warp_frame
+from owlx.io.fibsem_keypoints import (
+    cache_file,
+    frame_key,
+    keypoint_settings_key,
+    load_keypoints,
+    save_keypoints,
+)
 
 
 def limit_threads(n: int | None) -> None:
@@ -37,13 +44,28 @@ def range_task(frames, indices, settings: RegistrationSettings, cv_threads: int 
 
 
 def keypoint_task(frames, i: int, lo: float, hi: float, settings: RegistrationSettings,
-                  cv_threads: int | None = None) -> Keypoints:
-    """SIFT keypoints of frame ``i`` after 8-bit conversion with (lo, hi) (§2–§3)."""
+                  cv_threads: int | None = None, cache_dir: str | None = None) -> Keypoints:
+    """SIFT keypoints of frame ``i`` after 8-bit conversion with (lo, hi) (§2–§3). With
+    ``cache_dir`` they are read from ``<frame name>.kp.npz`` there when its frame and settings
+    keys match (:mod:`owlx.io.fibsem_keypoints`), else computed and written there."""
     limit_threads(cv_threads)
     frame = frames.frame(i)
-    u8 = frame if frame.dtype == np.uint8 else to_uint8(frame, lo, hi)
     box = settings.evaluation_box if any(settings.evaluation_box) else None
-    return detect_keypoints(u8, settings.sift, box)
+    path = frame_id = settings_id = None
+    if cache_dir:
+        import cv2
+
+        path = cache_file(cache_dir, frames.frame_name(i))
+        frame_id = frame_key(frame)
+        settings_id = keypoint_settings_key(settings.sift, box, (lo, hi), cv2.__version__)
+        cached = load_keypoints(path, frame_id, settings_id)
+        if cached is not None:
+            return cached
+    u8 = frame if frame.dtype == np.uint8 else to_uint8(frame, lo, hi)
+    kp = detect_keypoints(u8, settings.sift, box)
+    if path is not None:
+        save_keypoints(path, kp, frame_id, settings_id)
+    return kp
 
 
 def match_task(kp_src: Keypoints, kp_dst: Keypoints, pair_index: int, settings: RegistrationSettings,
@@ -57,11 +79,12 @@ def match_task(kp_src: Keypoints, kp_dst: Keypoints, pair_index: int, settings: 
 
 
 def rematch_task(frames, i: int, j: int, ranges: tuple, pair_index: int, settings: RegistrationSettings,
-                 cv_threads: int | None = None) -> PairFit:
-    """Keypoints of frames i and j and their fit (re-matching around a removed frame, §8)."""
+                 cv_threads: int | None = None, cache_dir: str | None = None) -> PairFit:
+    """Keypoints of frames i and j (from the cache when given) and their fit (re-matching
+    around a removed frame, §8)."""
     (lo_i, hi_i), (lo_j, hi_j) = ranges
-    a = keypoint_task(frames, i, lo_i, hi_i, settings, cv_threads)
-    b = keypoint_task(frames, j, lo_j, hi_j, settings, cv_threads)
+    a = keypoint_task(frames, i, lo_i, hi_i, settings, cv_threads, cache_dir)
+    b = keypoint_task(frames, j, lo_j, hi_j, settings, cv_threads, cache_dir)
     return match_task(a, b, pair_index, settings, cv_threads)
 
 

@@ -38,7 +38,14 @@ def test_panel_registers_the_stack_as_a_job_and_plots_shifts(fib_window, open_pa
     panel.controls.model.setCurrentText("Shift")
     for spin, v in zip(panel.controls.box, (12, 136, 12, 136)):
         spin.setValue(v)
+    assert not panel.controls.stop_box[0].isEnabled()
+    panel.controls.sliding.setChecked(True)  # metrics box: (12, 136, 12, 136) → (20, 120, 28, 120)
+    for spin, v in zip(panel.controls.stop_box, (20, 120, 28, 120)):
+        spin.setValue(v)
     panel.controls.output.setText(str(tmp_path / "reg.mrc"))
+    panel.controls.cache.setText(str(tmp_path / "kp"))
+    assert panel.controls.xlsx.isEnabled()
+    panel.controls.xlsx.setChecked(True)
     seen = []
     w.jobs.jobs_changed.connect(lambda: seen.append(len(w.jobs.active)))
     job = panel.register()
@@ -60,6 +67,22 @@ def test_panel_registers_the_stack_as_a_job_and_plots_shifts(fib_window, open_pa
         assert m.data.shape[0] == N
     written = panel.export(str(tmp_path / "tables"))
     assert len(written) == 6 and all(Path(p).stat().st_size > 0 for p in written)
+    assert run.settings.sliding_evaluation_box and run.evaluation_boxes[:, 1].tolist()[::N - 1] == [136, 120]
+    assert len(list((tmp_path / "kp").glob("*.kp.npz"))) == N and run.keypoint_cache == str(tmp_path / "kp")
+    import openpyxl
+
+    assert openpyxl.load_workbook(tmp_path / "reg_registration.xlsx").sheetnames[0] == "Orig. Transformation Matrix"
+    assert panel.xlsx_button.isEnabled()
+    book = openpyxl.load_workbook(panel.export_xlsx(str(tmp_path / "book.xlsx")))
+    assert book["Cum. Transformation Matrix"].cell(N + 1, 4).value == pytest.approx(run.registration.cumulative[-1, 0, 2],
+                                                                                    rel=1e-15)
+
+
+def test_xlsx_is_disabled_with_a_hint_without_openpyxl(plugin_window, open_panel, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # as if openpyxl were not installed
+    panel = open_panel(plugin_window, TITLE)
+    for widget in (panel.controls.xlsx, panel.xlsx_button):
+        assert not widget.isEnabled() and "pip install owlx[xlsx]" in widget.toolTip()
 
 
 def test_preview_draws_the_matches_of_a_pair(fib_window, open_panel, qtbot):

@@ -172,5 +172,9 @@ def test_output_over_an_input_file_is_refused(dat_folder, tmp_path):
     link.symlink_to(first)
     with pytest.raises(ParameterError, match="input file itself"):
         registration_job(MemoryFrames([np.zeros((4, 4))] * 2), settings(), str(link), inputs=str(first))
+    # a folder source: an output named like one of its slices is refused too
+    with pytest.raises(ParameterError, match="input file itself"):
+        registration_job(str(folder), settings(), str(second))
     assert first.read_bytes() == before
     registration_job(MemoryFrames([np.zeros((4, 4))] * 2), settings(), str(tmp_path / "new.mrc"), inputs=str(first))
+    registration_job(str(folder), settings(), str(Path(folder) / "registered.mrc"))  # a new file in it is fine
