@@ -1,7 +1,7 @@
 """owlx XSVS plugin: speckle visibility from exposure series (spec/xsvs.md).
 
-Contributes the "XSVS" panel (q rings on the image, P(K), β(t_e) and trace plots; the analysis
-runs as a job) and the ``owlx xsvs INPUT.ini -o results.h5`` command. The algorithms live in
+Contributes the "XSVS" panel (q rings on the image; P(K), P(K) grid, β(t_e), trace, fit-parameter
+and ring-overlay plots; beam-centre finding; the analysis runs as a job) and the ``owlx xsvs INPUT.ini -o results.h5`` command. The algorithms live in
 ``owlx.core.xsvs_*``, the project and results files in ``owlx.io.xsvs_*`` and the run in
 :mod:`owlx.xsvs`; this package holds only the user interfaces. Importing it needs no Qt.
 """

@@ -4,8 +4,10 @@ A project comes from a pyxsvs ``.ini`` (:meth:`XsvsPanel.load_ini`) or is built 
 series open in the viewer (:meth:`XsvsPanel.use_open_series`, exposures as file-number ranges).
 Run analyses it with :func:`owlx.xsvs.xsvs_job` through ``ctx.run_job``: progress and cancel in
 the panel and the status bar, rings drawn on the image as soon as they are known, plots updated
-after every exposure. Save writes the HDF5 results and the CSV summary in a job. Everything
-heavier than reading the form runs in jobs; the panel only shows what they return.
+after every exposure. Save writes the HDF5 results and the CSV summary in a job. The "Beam
+centre" box (:mod:`.centre_box`) finds the centre as a job and puts it into the form only when
+asked. Everything heavier than reading the form runs in jobs; the panel only shows what they
+return.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from owlx.io.xsvs_project import (
 from owlx.jobs import Job
 from owlx.xsvs import XsvsSetup, write_outputs, xsvs_job
 
-from .plots import XsvsPlots
+from .centre_box import CentreFinder
+from .plot_tabs import XsvsPlots
 from .project_form import ProjectForm
 
 
@@ -73,6 +76,7 @@ class XsvsPanel(QtWidgets.QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
         self.plots = XsvsPlots()
+        self.centre_finder = CentreFinder(ctx, self)
         split = QtWidgets.QSplitter(QtCore.Qt.Vertical)
         split.addWidget(scroll)
         split.addWidget(self.plots)
@@ -90,6 +94,7 @@ class XsvsPanel(QtWidgets.QWidget):
         layout.addLayout(run_bar)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
+        layout.addWidget(self.centre_finder)
         layout.addWidget(split, 1)
 
     # -- project ------------------------------------------------------------------------------
@@ -166,6 +171,10 @@ class XsvsPanel(QtWidgets.QWidget):
     def show_rings(self) -> None:
         """Draw the ring boundaries q_j ± dq and the centre from the form's geometry."""
         try:
+            self.centre_finder.set_exposure_names([e[0] for e in self.form.exposures()])
+        except OwlxError:
+            pass  # a half-edited exposure row: keep the previous names
+        try:
             geo = self.form.geometry()
             q = ring_centres(geo["q1"], geo["q2"], geo["qs"])
             convention = "pyxsvs_1based" if self.form.compat.isChecked() else self.form.convention.currentText()
@@ -179,6 +188,7 @@ class XsvsPanel(QtWidgets.QWidget):
         overlay.set_circles(np.full(radii.size, col0), np.full(radii.size, row0), radii, color="c", width=1.0)
         self.ctx.overlay("centre").set_points([col0], [row0], color="c", size=10, symbol="+")
         self.plots.set_q_values(q)
+        self.plots.set_ring_geometry((row0, col0), q, geo["dq"], geo["wavelength_A"], geo["pix_mm"], geo["sddist_mm"])
 
     # -- running ------------------------------------------------------------------------------
     def start(self) -> bool:
@@ -215,6 +225,7 @@ class XsvsPanel(QtWidgets.QWidget):
         if isinstance(item, XsvsSetup):
             rings = item.rings
             self.plots.set_q_values(rings.q, reset=True)
+            self.plots.valid = item.valid
             self.progress_label.setText(f"{rings.n_rings} rings, {int(rings.npix.sum())} pixels")
             self.show_rings()
         elif isinstance(item, ExposureResult):

@@ -9,6 +9,9 @@ evaluating the fitted model on a grid (``owlx.core.xsvs_fit.nb_pmf``).
 * :class:`TracePlot`: ring mean versus frame index for one exposure, one line per q.
 * :class:`FitParamsPlot`: K, M and β versus q for one exposure.
 
+The grid view of P(K) is in :mod:`.plots_grid`, the ring overlay in :mod:`.plots_rings`, the
+tabs that hold them all in :mod:`.plot_tabs`.
+
 In pyqtgraph's log mode the view coordinates are log10 of the data, so error bars are given in
 those coordinates.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5 import QtCore, QtWidgets
+from PyQt5 import QtCore
 
 from owlx.core.xsvs_fit import nb_pmf
 
@@ -200,108 +203,3 @@ class FitParamsPlot(_ReusingPlot):
             self._curve(name, name).setData(q[ok], v[ok], pen=pg.mkPen(color), symbol=symbol, symbolBrush=color,
                                             symbolPen=color)
         self._end()
-
-
-class XsvsPlots(QtWidgets.QTabWidget):
-    """The four plots in tabs, with the selectors each needs."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.exposures: list = []
-        self.q_values = np.zeros(0)
-        self.histogram = HistogramPlot()
-        self.beta = BetaPlot()
-        self.trace = TracePlot()
-        self.params = FitParamsPlot()
-        self.q_choice = QtWidgets.QComboBox()
-        self.exp_choice = QtWidgets.QComboBox()
-        self.offset_box = QtWidgets.QCheckBox("offset 0.1·j")
-        self.r1_box = QtWidgets.QCheckBox("R−1")
-        self.addTab(self._with_bar(self.histogram, QtWidgets.QLabel("q"), self.q_choice), "P(K)")
-        self.addTab(self._with_bar(self.beta, self.offset_box, self.r1_box), "β(t_e)")
-        self.addTab(self._with_bar(self.trace, QtWidgets.QLabel("exposure"), self.exp_choice), "Trace")
-        self.exp_choice_params = QtWidgets.QComboBox()
-        self.addTab(self._with_bar(self.params, QtWidgets.QLabel("exposure"), self.exp_choice_params), "Fit parameters")
-        self.q_choice.currentIndexChanged.connect(self._redraw_histogram)
-        self.exp_choice.currentIndexChanged.connect(self._redraw_trace)
-        self.exp_choice_params.currentIndexChanged.connect(self._redraw_params)
-        self.offset_box.toggled.connect(self._redraw_beta)
-        self.r1_box.toggled.connect(self._redraw_beta)
-        self._stale: set[int] = set()
-        self.setCurrentIndex(1)  # β(t_e), the result of the analysis
-        self.currentChanged.connect(self._redraw_visible)
-
-    @staticmethod
-    def _with_bar(plot, *widgets) -> QtWidgets.QWidget:
-        box = QtWidgets.QWidget()
-        layout = QtWidgets.QVBoxLayout(box)
-        layout.setContentsMargins(0, 0, 0, 0)
-        bar = QtWidgets.QHBoxLayout()
-        for w in widgets:
-            bar.addWidget(w)
-        bar.addStretch(1)
-        layout.addLayout(bar)
-        layout.addWidget(plot, 1)
-        return box
-
-    def set_q_values(self, q: np.ndarray, reset: bool = False) -> None:
-        """New rings: the plots start afresh. The same rings again (a form edit that does not
-        move them) keep what is shown, unless ``reset`` (a new run)."""
-        q = np.asarray(q, dtype=np.float64)
-        if not reset and np.array_equal(q, self.q_values):
-            return
-        self.q_values = q
-        self.q_choice.blockSignals(True)
-        self.q_choice.clear()
-        self.q_choice.addItems([f"{v:.4g} Å⁻¹" for v in q])
-        self.q_choice.setCurrentIndex(min(1, len(q) - 1))
-        self.q_choice.blockSignals(False)
-        for plot in (self.histogram, self.beta, self.trace, self.params):
-            plot.reset()
-
-    def set_exposures(self, exposures) -> None:
-        """Show these ExposureResults (called as each exposure finishes). Only the visible tab
-        is redrawn now; the others when they are shown."""
-        self.exposures = list(exposures)
-        names = [e.name for e in self.exposures if e.rings]
-        for combo in (self.exp_choice, self.exp_choice_params):
-            keep = combo.currentText()
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems(names)
-            combo.setCurrentIndex(names.index(keep) if keep in names else max(len(names) - 1, 0))
-            combo.blockSignals(False)
-        self._stale = {0, 1, 2, 3}
-        self._redraw_visible()
-
-    def redraw(self) -> None:
-        """Redraw every tab now."""
-        self._stale = {0, 1, 2, 3}
-        for index in range(4):
-            self._redraw_tab(index)
-
-    def _redraw_visible(self, *_):
-        self._redraw_tab(self.currentIndex())
-
-    def _redraw_tab(self, index: int) -> None:
-        if index not in self._stale:
-            return
-        self._stale.discard(index)
-        (self._redraw_histogram, self._redraw_beta, self._redraw_trace, self._redraw_params)[index]()
-
-    def _redraw_histogram(self, *_):
-        self.histogram.show_ring(self.exposures, max(self.q_choice.currentIndex(), 0))
-
-    def _redraw_beta(self, *_):
-        self.beta.offset = self.offset_box.isChecked()
-        self.beta.show_r1 = self.r1_box.isChecked()
-        self.beta.show_results(self.exposures)
-
-    def _exposure(self, name: str):
-        return next((e for e in self.exposures if e.name == name), None)
-
-    def _redraw_trace(self, *_):
-        self.trace.show_exposure(self._exposure(self.exp_choice.currentText()))
-
-    def _redraw_params(self, *_):
-        self.params.show_exposure(self._exposure(self.exp_choice_params.currentText()))

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from owlx.core.xsvs_rings import ring_radii_px
+
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pyxsvs" / "examples"
 SUBSET = DATA / "analysis" / "xsvs" / "xsvs_input_subset.txt"
 
@@ -54,6 +56,16 @@ def test_panel_runs_the_subset_project_and_shows_beta(qtbot, plugin_window, pane
     assert panel.save_button.isEnabled()
     panel.form.changed.emit()  # a form edit that does not move the rings keeps the plots
     assert len(beta.listDataItems()) == 9 and panel.plots.histogram.n_curves == 6
+    # the P(K) grid: one panel per ring of the chosen exposure; the ring overlay: the run's rings
+    panel.plots.exp_choice_grid.setCurrentText("Exp_2")
+    panel.plots.setCurrentIndex(4)
+    assert panel.plots.grid.exposure_name == "Exp_2" and len(panel.plots.grid.panels) == 9
+    panel.plots.setCurrentIndex(5)
+    q = np.arange(9) * 0.001 + 0.002
+    radii = ring_radii_px(np.column_stack([q - 4e-4, q + 4e-4]).ravel(), 1.53, 0.055, 2140.0)
+    np.testing.assert_allclose(panel.plots.rings.radii, radii, rtol=1e-9)
+    assert panel.plots.rings.centre == pytest.approx((117.31, 124.01))
+    assert panel.plots.rings.image.image.shape == (256, 256)
 
 
 def test_panel_cancels_a_run(qtbot, panel):
@@ -94,3 +106,37 @@ def test_panel_reports_errors_without_dialogs(qtbot, panel):
     assert not panel.use_open_series()  # the demo CXI file is not an EDF series
     assert not load(qtbot, panel, SUBSET.parent / "no_such.ini")
     assert not panel.start()  # no project yet
+
+
+def test_panel_finds_the_centre_and_uses_it_only_on_request(qtbot, plugin_window, panel):
+    before = SUBSET.read_bytes()
+    assert load(qtbot, panel, SUBSET)
+    box = panel.centre_finder
+    assert box.exposure.count() == 7  # "longest exposure" + 6
+    box.exposure.setCurrentText("Exp_8")
+    assert not box.use_button.isEnabled()
+    assert box.find()
+    qtbot.waitUntil(lambda: box.last_outcome is not None, timeout=20000)
+    assert box.last_outcome == "done"
+    est = box.finding.estimate
+    assert abs(est.row0 - 117.81) < 0.3 and abs(est.col0 - 124.51) < 0.3  # pyxsvs's finder, 0-based
+    assert "±" in box.result.text() and box.progress.value() > 0
+    assert plugin_window.plugin_contexts["xsvs"].overlays["found centre"].n_points == 1
+    assert panel.form.fields["cenx"].text() == "125.01"  # not changed until the user asks
+    box.use_button.click()
+    assert float(panel.form.fields["cenx"].text()) == pytest.approx(est.col0 + 1, abs=1e-3)  # pyxsvs_1based
+    assert float(panel.form.fields["ceny"].text()) == pytest.approx(est.row0 + 1, abs=1e-3)
+    panel.plots.setCurrentIndex(5)  # the ring overlay follows the form
+    assert panel.plots.rings.centre == pytest.approx((est.row0, est.col0), abs=1e-3)
+    assert SUBSET.read_bytes() == before
+    panel.form.compat.setChecked(True)  # compat: the file's centre, no finding
+    assert not box.find_button.isEnabled() and not box.use_button.isEnabled()
+    assert "unchanged" in box.result.text() and not box.find()
+    panel.form.compat.setChecked(False)  # back to owlx mode: the finding can be used again, and cancelled
+    assert box.find_button.isEnabled() and box.use_button.isEnabled()
+    box.refine.setChecked(True)
+    assert box.find()
+    box.cancel_button.click()
+    qtbot.waitUntil(lambda: box.last_outcome is not None, timeout=5000)
+    assert box.last_outcome == "cancelled" and box.find_button.isEnabled()
+    assert box.finding.estimate is est  # the earlier centre is kept
