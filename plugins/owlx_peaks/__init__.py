@@ -3,10 +3,12 @@ alignment and masks from frames for diffraction patterns (spec/peaks.md, after s
 
 Contributes the dock panel "Peak finding". The algorithms live in ``owlx.core`` and are plain
 functions for the console: ``autocenter``, ``bragg_peaks``, ``bragg_peaks_persistence``,
-``azimuthal_average``, ``nfold``/``reflection``, ``align``/``ialign``/``register_shift`` and
-``mask_from_collection``. This package holds the jobs (:mod:`owlx_peaks.peak_jobs`), the export
-(:mod:`owlx_peaks.export`) and the Qt panel (:mod:`owlx_peaks.panel`, :mod:`owlx_peaks.tool_tabs`,
-imported only when the panel is created, so importing this package needs no Qt).
+``azimuthal_average``, ``nfold``/``reflection``, ``align``/``ialign``/``register_shift``,
+``mask_from_collection``, ``brillouin_zones`` and ``baseline_dwt`` (needs PyWavelets). This package holds the jobs
+(:mod:`owlx_peaks.peak_jobs`, :mod:`owlx_peaks.baseline_job`), the export (:mod:`owlx_peaks.export`;
+the aligned stack is streamed by :mod:`owlx.io.aligned_write`) and the Qt panel
+(:mod:`owlx_peaks.panel`, :mod:`owlx_peaks.tool_tabs`, :mod:`owlx_peaks.baseline_tab`, imported
+only when the panel is created, so importing this package needs no Qt).
 """
 
 from __future__ import annotations
@@ -29,5 +31,5 @@ plugin = Plugin(
     name="peaks",
     version=owlx.__version__,
     panels=(Panel(PANEL_TITLE, _create_panel, area="right"),),
-    description="Centre, Bragg peaks, azimuthal average, symmetrisation and alignment of diffraction patterns.",
+    description="Centre, Bragg peaks, azimuthal average, symmetrisation, alignment and baselines of diffraction patterns.",
 )

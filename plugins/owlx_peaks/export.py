@@ -1,4 +1,4 @@
-"""Writing the peak panel's results to CSV, HDF5 and TIFF (no Qt).
+"""Writing the peak panel's results to CSV and HDF5 (no Qt).
 
 Peaks (:func:`export_peaks`)
     CSV: header ``row,col,intensity,prominence`` then one line per peak (row, col in px, 0-based,
@@ -8,12 +8,8 @@ Peaks (:func:`export_peaks`)
 Azimuthal average (:func:`export_azimuthal`)
     CSV: ``radius_px,average,count``; HDF5 group (default ``/azimuthal_average``): ``radius_px``,
     ``average``, ``count`` and attrs ``centre_row``, ``centre_col``, ``frame``.
-Aligned stack (:func:`export_aligned`)
-    HDF5 group (default ``/aligned``): ``data`` (n, ny, nx) float32, ``frames`` (source frame
-    indices), ``shifts`` (n, 2) (row, col) px applied as ``aligned(u) = frame(u − shift)``,
-    ``quality`` (peak NCC), attrs ``reference_frame``, ``source``, ``settings`` (JSON).
-    TIFF: a multi-page float32 stack (``<name>.tif``) and the shifts beside it as
-    ``<name>_shifts.csv`` (frame,shift_row,shift_col,quality).
+The aligned stack is not exported from memory: the alignment job streams it to its file
+(:mod:`owlx.io.aligned_write`).
 
 HDF5 files are created if missing; an existing group of the chosen name is refused, never
 overwritten.
@@ -21,7 +17,6 @@ overwritten.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +24,9 @@ import numpy as np
 import owlx
 from owlx.errors import FileFormatError
 
-from .peak_jobs import AlignedStack, PeakResult
+from .peak_jobs import PeakResult
 
-__all__ = ["export_aligned", "export_azimuthal", "export_peaks"]
+__all__ = ["export_azimuthal", "export_peaks"]
 
 
 def _new_group(path: Path, group: str):
@@ -87,27 +82,3 @@ def export_azimuthal(radius, average, count, centre, frame: int, path, fmt: str 
         g.attrs.update(centre_row=float(centre[0]), centre_col=float(centre[1]), frame=int(frame),
                        owlx_version=owlx.__version__)
     return path
-
-
-def export_aligned(stack: AlignedStack, path, fmt: str | None = None, group: str = "/aligned") -> list[Path]:
-    """Write an aligned stack to HDF5 or TIFF (+ shifts CSV); returns the files written."""
-    path = Path(path)
-    fmt = fmt or ("tiff" if path.suffix.lower() in (".tif", ".tiff") else "hdf5")
-    if fmt == "tiff":
-        import tifffile
-
-        tifffile.imwrite(path, np.asarray(stack.data, dtype=np.float32), photometric="minisblack")
-        shifts = path.with_name(path.stem + "_shifts.csv")
-        _csv(shifts, "frame,shift_row,shift_col,quality",
-             [stack.frames, stack.shifts[:, 0], stack.shifts[:, 1], stack.quality])
-        return [path, shifts]
-    f, g = _new_group(path, group)
-    with f:
-        g.create_dataset("data", data=np.asarray(stack.data, dtype=np.float32), chunks=(1,) + stack.data.shape[1:])
-        g["frames"] = np.asarray(stack.frames, dtype=np.int64)
-        g["shifts"] = np.asarray(stack.shifts, dtype=float)
-        g["quality"] = np.asarray(stack.quality, dtype=float)
-        g.attrs.update(reference_frame=int(stack.reference), source=stack.source,
-                       settings=json.dumps(stack.settings), owlx_version=owlx.__version__,
-                       notes="aligned(u) = frame(u - shift), shifts (row, col) px")
-    return [path]

@@ -2,8 +2,9 @@
 
 The top row finds the pattern centre of the shown frame (``autocenter``) and draws it on the
 image; the tabs hold the peak finder (autocorrelation/Laplacian or persistence, drawn as circles,
-listed in a table with CSV/HDF5 export) and the tools of :mod:`owlx_peaks.tool_tabs` (azimuthal
-average, symmetrisation, stack alignment, mask from frames). Everything runs as jobs through
+listed in a table with CSV/HDF5 export), the tools of :mod:`owlx_peaks.tool_tabs` (azimuthal
+average, symmetrisation, stack alignment streamed to a file, mask from frames) and the wavelet
+baseline removal of :mod:`owlx_peaks.baseline_tab`. Everything runs as jobs through
 ``ctx.run_job``; this module only moves numbers between widgets and jobs.
 """
 
@@ -15,6 +16,7 @@ from PyQt5 import QtCore, QtWidgets
 from owlx.errors import OwlxError
 from owlx.gui.panel_kit import PanelJobs, combo, connect_session, hbox, save_path, spin
 
+from .baseline_tab import BaselineTab
 from .export import export_peaks
 from .peak_jobs import FrameReader, PeakResult, centre_job, peaks_job
 from .tool_tabs import AlignTab, AzimuthalTab, MaskTab, SymmetriseTab
@@ -51,8 +53,9 @@ class PeaksPanel(QtWidgets.QWidget):
         self.symmetrise = SymmetriseTab(self)
         self.align = AlignTab(self)
         self.mask = MaskTab(self)
+        self.baseline = BaselineTab(self)
         for tab, title in ((self.azimuthal, "Azimuthal"), (self.symmetrise, "Symmetrise"), (self.align, "Align stack"),
-                           (self.mask, "Mask")):
+                           (self.mask, "Mask"), (self.baseline, "Baseline")):
             self.tabs.addTab(tab, title)
 
         layout = QtWidgets.QVBoxLayout(self)

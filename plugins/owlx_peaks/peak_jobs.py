@@ -8,8 +8,9 @@ dataset while a job runs cannot mix two stacks. The algorithms are those of ``ow
   ``bragg_peaks_persistence``) of one frame, as a :class:`PeakResult`;
 * :func:`azimuthal_job` — ``azimuthal_average`` of one frame;
 * :func:`symmetrise_job` — ``nfold`` of one frame;
-* :func:`align_stack_job` — every listed frame aligned onto a reference frame (``Aligner``),
-  as an :class:`AlignedStack`; progress per frame, cancel between frames;
+* :func:`align_stack_job` — every listed frame aligned onto a reference frame (``Aligner``) and
+  streamed to a file (:class:`owlx.io.aligned_write.AlignedStackWriter`); the value is an
+  :class:`AlignedStack` (shifts, quality, files); progress per frame, cancel between frames;
 * :func:`mask_job` — ``CollectionMask`` streamed over the listed frames (True = valid).
 
 Coordinates are (row, col) px.
@@ -17,7 +18,9 @@ Coordinates are (row, col) px.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +33,7 @@ from owlx.core.nfold import nfold
 from owlx.core.persistence import bragg_peaks_persistence
 from owlx.core.stack_mask import CollectionMask
 from owlx.errors import ParameterError
+from owlx.io.aligned_write import AlignedStackWriter
 from owlx.jobs import Job
 from owlx.stack_reader import StackReader as FrameReader
 
@@ -119,45 +123,54 @@ def symmetrise_job(reader: FrameReader, index: int, mod: int, centre) -> Job:
 
 @dataclass
 class AlignedStack:
-    """Frames aligned onto ``reference`` (a frame index): ``data[k]`` is frame ``frames[k]``
-    moved by ``shifts[k]`` (row, col) px; ``quality`` is the peak NCC of each registration."""
+    """Frames aligned onto ``reference`` (a frame index): frame ``frames[k]`` moved by
+    ``shifts[k]`` (row, col) px, ``aligned(u) = frame(u − shift)``; ``quality`` is the peak NCC
+    of each registration. The aligned frames themselves are on disk in ``files`` (empty when
+    only the shifts were computed), never held in memory."""
 
     frames: np.ndarray
     reference: int
-    data: np.ndarray
     shifts: np.ndarray
     quality: np.ndarray
+    files: list[Path] = field(default_factory=list)
     source: str = ""
     settings: dict = field(default_factory=dict)
 
 
 def align_stack_job(reader: FrameReader, frames, reference: int, refine: str = "parabolic",
-                    max_shift: float | None = None, fill_value: float = 0.0, order: int = 3) -> Job:
+                    max_shift: float | None = None, fill_value: float = 0.0, order: int = 3,
+                    output=None, fmt: str | None = None) -> Job:
     """Align every frame of ``frames`` (indices, in that order) onto frame ``reference``.
 
-    The reference's transforms are computed once; each frame is read, registered and shifted in
-    turn (progress per frame, cancel between frames). The value is an :class:`AlignedStack`."""
+    The reference's transforms are computed once; each frame is read, registered, shifted and
+    streamed to ``output`` (HDF5 or TIFF, see :mod:`owlx.io.aligned_write`) in turn, so memory
+    holds a few frames whatever the stack length. The file appears under its name only when the
+    run completes; cancel (checked between frames) or an error deletes the partial file. With
+    ``output`` None only the shifts are computed. The value is an :class:`AlignedStack`."""
     frames = np.asarray(list(frames), dtype=np.int64)
     if frames.size == 0:
         raise ParameterError("no frames to align")
+    settings = {"refine": refine, "max_shift": max_shift, "fill_value": fill_value, "order": order}
 
     def work(ctx):
         total = len(frames)
         ctx.progress(0, total)
-        mask = reader.mask(reference)
-        aligner = Aligner(reader.frame(reference), mask, refine=refine, max_shift=max_shift)
-        data = np.empty((total,) + reader.shape, dtype=np.float32)
-        shifts = np.zeros((total, 2))
-        quality = np.zeros(total)
-        for k, i in enumerate(frames):
-            ctx.check()
-            img = reader.frame(int(i))
-            s, q = aligner.shift(img, return_quality=True)
-            data[k] = shift_image(img, s, order=order, fill_value=fill_value)
-            shifts[k], quality[k] = s, q
-            ctx.progress(k + 1, total)
-        settings = {"refine": refine, "max_shift": max_shift, "fill_value": fill_value, "order": order}
-        return AlignedStack(frames, int(reference), data, shifts, quality, reader.name, settings)
+        aligner = Aligner(reader.frame(reference), reader.mask(reference), refine=refine, max_shift=max_shift)
+        writer = None if output is None else AlignedStackWriter(output, total, reader.shape, fmt)
+        with writer if writer is not None else nullcontext():
+            shifts, quality = np.zeros((total, 2)), np.zeros(total)
+            for k, i in enumerate(frames):
+                ctx.check()
+                img = reader.frame(int(i))
+                shifts[k], quality[k] = aligner.shift(img, return_quality=True)
+                if writer is not None:
+                    writer.write(k, shift_image(img, shifts[k], order=order, fill_value=fill_value),
+                                 shifts[k], quality[k])
+                del img  # keep at most one source frame alive between iterations
+                ctx.progress(k + 1, total)
+            ctx.check()  # a cancel during the last frame must not publish the file
+            files = [] if writer is None else writer.finish(frames, reference, reader.name, settings)
+        return AlignedStack(frames, int(reference), shifts, quality, files, reader.name, settings)
 
     return Job(work, name=f"peaks: align {len(frames)} frames")
 

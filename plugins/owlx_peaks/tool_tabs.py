@@ -9,10 +9,9 @@ import pyqtgraph as pg
 from PyQt5 import QtWidgets
 
 from owlx.errors import OwlxError
-from owlx.gui.panel_kit import PanelJobs, hbox, save_path, spin
-from owlx.jobs import Job
+from owlx.gui.panel_kit import PanelJobs, hbox, row_widget, save_path, spin
 
-from .export import export_aligned, export_azimuthal
+from .export import export_azimuthal
 from .peak_jobs import align_stack_job, azimuthal_job, mask_job, symmetrise_job
 
 __all__ = ["AlignTab", "AzimuthalTab", "MaskTab", "SymmetriseTab"]
@@ -108,7 +107,9 @@ class SymmetriseTab(QtWidgets.QWidget):
 
 
 class AlignTab(QtWidgets.QWidget):
-    """Align the frames in view order onto the shown frame; save the aligned stack."""
+    """Align the frames in view order onto the shown frame, streaming the aligned stack to the
+    output file (HDF5 or TIFF by its suffix; it appears only when the run completes). Without an
+    output file only the shifts are computed and plotted."""
 
     def __init__(self, owner):
         super().__init__()
@@ -118,13 +119,15 @@ class AlignTab(QtWidgets.QWidget):
         self.refine.addItems(["parabolic", "lk", "none"])
         self.refine.setToolTip("sub-pixel refinement: parabola through the NCC peak, Lucas–Kanade, or integer")
         self.max_shift = spin(0, 1e4, 0.0, decimals=0, suffix=" px", special="unbounded")
+        self.output = QtWidgets.QLineEdit()
+        self.output.setPlaceholderText("output file (.h5 or .tif); empty: shifts only")
+        self.output.setToolTip("The aligned frames are written here one by one (a new file; replaced only "
+                               "when the run completes)")
+        self.browse_h5 = QtWidgets.QPushButton("HDF5…")
+        self.browse_tif = QtWidgets.QPushButton("TIFF…")
         self.button = QtWidgets.QPushButton("Align stack")
         self.button.setToolTip("Align every frame in view order onto the shown frame")
         self.cancel = QtWidgets.QPushButton("Cancel")
-        self.save_h5 = QtWidgets.QPushButton("Save HDF5…")
-        self.save_tif = QtWidgets.QPushButton("Save TIFF…")
-        for b in (self.save_h5, self.save_tif):
-            b.setEnabled(False)
         self.progress = QtWidgets.QProgressBar()
         self.jobs = PanelJobs(owner.ctx, owner.info, self.progress, self.cancel)
         self.plot = pg.PlotWidget()
@@ -136,44 +139,45 @@ class AlignTab(QtWidgets.QWidget):
         form = QtWidgets.QFormLayout()
         form.addRow("refine", self.refine)
         form.addRow("max. shift", self.max_shift)
+        form.addRow("output", row_widget(self.output, self.browse_h5, self.browse_tif))
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addLayout(hbox(self.button, self.cancel, self.save_h5, self.save_tif))
+        layout.addLayout(hbox(self.button, self.cancel))
         layout.addWidget(self.progress)
         layout.addWidget(self.plot, 1)
-        self.button.clicked.connect(self.run)
-        self.save_h5.clicked.connect(lambda: self._ask_save("hdf5"))
-        self.save_tif.clicked.connect(lambda: self._ask_save("tiff"))
+        self.button.clicked.connect(lambda: self.run())
+        self.browse_h5.clicked.connect(lambda: self._ask_output("hdf5"))
+        self.browse_tif.clicked.connect(lambda: self._ask_output("tiff"))
 
-    def run(self) -> None:
+    def run(self, output: str | None = None) -> None:
+        """Start the alignment; ``output`` (default: the output field) is the file to stream to."""
         reader = self.owner.reader()
         if reader is None:
             return
+        if output is not None:
+            self.output.setText(output)
+        path = self.output.text().strip() or None
         session = self.owner.session
         job = self.jobs.attempt(align_stack_job, reader, session.order, session.frame_index,
-                                self.refine.currentText(), self.max_shift.value() or None)
+                                self.refine.currentText(), self.max_shift.value() or None, output=path)
         if job is not None:
+            self.result = None
             self.jobs.start(job, "alignment", self._done, button=self.button)
 
     def _done(self, aligned) -> None:
         self.result = aligned
         self.row_curve.setData(self.result.frames.astype(float), self.result.shifts[:, 0])
         self.col_curve.setData(self.result.frames.astype(float), self.result.shifts[:, 1])
-        for b in (self.save_h5, self.save_tif):
-            b.setEnabled(True)
-        self.owner.info.setText(f"{len(self.result.frames)} frames aligned onto frame {self.result.reference}")
+        text = f"{len(self.result.frames)} frames aligned onto frame {self.result.reference}"
+        if self.result.files:
+            text += f"; wrote {', '.join(str(p) for p in self.result.files)}"
+            self.owner.ctx.status(f"wrote {self.result.files[0]}")
+        self.owner.info.setText(text)
 
-    def save(self, path: str, fmt: str | None = None):
-        if self.result is None:
-            raise OwlxError("nothing to save: align the stack first")
-        return export_aligned(self.result, path, fmt)
-
-    def _ask_save(self, fmt: str) -> None:
-        path = save_path(self, "Save aligned stack", fmt)
-        if path:  # a whole stack: written in a job, not on the GUI thread
-            job = Job(lambda ctx: self.save(path, fmt), name="peaks: save aligned stack")
-            self.jobs.run(job, "saving the aligned stack",
-                          lambda written: self.owner.ctx.status(f"wrote {', '.join(str(p) for p in written)}"))
+    def _ask_output(self, fmt: str) -> None:
+        path = save_path(self, "Write the aligned stack to", fmt)
+        if path:
+            self.output.setText(path)
 
 
 class MaskTab(QtWidgets.QWidget):

@@ -42,7 +42,7 @@ def test_plugin_is_registered_without_qt():
 def test_jobs_and_exports_headless(tmp_path):
     import h5py
     import tifffile
-    from owlx_peaks.export import export_aligned, export_azimuthal, export_peaks
+    from owlx_peaks.export import export_azimuthal, export_peaks
     from owlx_peaks.peak_jobs import (
         FrameReader,
         align_stack_job,
@@ -72,16 +72,20 @@ def test_jobs_and_exports_headless(tmp_path):
     back = np.genfromtxt(tmp_path / "az.csv", delimiter=",", names=True)
     np.testing.assert_allclose(back["average"], average)
 
-    aligned = run_inline(align_stack_job(reader, range(len(frames)), 0)).value
+    aligned = run_inline(align_stack_job(reader, range(len(frames)), 0, output=tmp_path / "aligned.h5")).value
     np.testing.assert_array_equal(aligned.shifts, -shifts)  # frame k(u) = frame 0(u − shift_k)
-    np.testing.assert_allclose(aligned.data[1][10:-10, 10:-10], frames[0][10:-10, 10:-10], atol=1e-6)
-    export_aligned(aligned, tmp_path / "aligned.h5")
+    assert aligned.files == [(tmp_path / "aligned.h5").resolve()]
     with h5py.File(tmp_path / "aligned.h5", "r") as f:
-        assert f["aligned/data"].shape == frames.shape
+        data = f["aligned/data"][()]
+        assert data.shape == frames.shape and data.dtype == np.float32
         np.testing.assert_array_equal(f["aligned/shifts"][()], -shifts)
-    written = export_aligned(aligned, tmp_path / "aligned.tif")
-    np.testing.assert_array_equal(tifffile.imread(written[0]), aligned.data)
-    assert written[1].read_text().startswith("frame,shift_row,shift_col,quality")
+        np.testing.assert_array_equal(f["aligned/frames"][()], np.arange(len(frames)))
+    np.testing.assert_allclose(data[1][10:-10, 10:-10], frames[0][10:-10, 10:-10], atol=1e-6)
+    tif = run_inline(align_stack_job(reader, range(len(frames)), 0, output=tmp_path / "aligned.tif")).value
+    np.testing.assert_array_equal(tifffile.imread(tif.files[0]), data)
+    assert tif.files[1].read_text().startswith("frame,shift_row,shift_col,quality")
+    shifts_only = run_inline(align_stack_job(reader, range(len(frames)), 0)).value
+    assert shifts_only.files == [] and np.array_equal(shifts_only.shifts, -shifts)
 
     valid = run_inline(mask_job(reader, range(len(frames)), px_thresh=(0, 0.9))).value
     assert valid.shape == frames.shape[1:] and (~valid).sum() == (frames.max(axis=0) > 0.9).sum()
@@ -162,12 +166,13 @@ def test_panel_aligns_the_stack_and_builds_a_session_mask(plugin_window, qtbot, 
     session = plugin_window.session
     session.show(frames, name="drift")
     panel = open_panel(plugin_window, "Peak finding")
+    panel.align.output.setText(str(tmp_path / "aligned.h5"))
     panel.align.button.click()
     qtbot.waitUntil(lambda: panel.align.result is not None, timeout=30000)
     np.testing.assert_array_equal(panel.align.result.shifts, -shifts)
-    panel.align.save(str(tmp_path / "aligned.h5"))
     with h5py.File(tmp_path / "aligned.h5", "r") as f:
         assert f["aligned/data"].shape == frames.shape
+    assert not (tmp_path / "aligned.h5.part").exists()
 
     panel.mask.high.setValue(0.9)
     panel.mask.button.click()
