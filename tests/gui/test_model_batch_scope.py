@@ -69,15 +69,24 @@ def fake_fit(monkeypatch, fail=(), delay=0.0):
 
 def run(window, qtbot, click=True):
     """Start the batch from the panel's button (or not, when nothing is to fit) and return the
-    frames the model received, in the order they were applied."""
+    frames the model received, in the order the batch submitted them (its plan, in view order).
+    Frames are fitted on several threads, so records may be applied in another order; the
+    frames applied must be exactly those of the plan."""
     m = window.session.model
     applied = []
     m.on_change = applied.extend
+    window._model_batch_plan = None
     if click:
         qtbot.mouseClick(window.model_panel.batch_button, QtCore.Qt.LeftButton)
     qtbot.waitUntil(lambda: window._model_batch_handle is None, timeout=20000)
     m.on_change = None
-    return applied
+    plan = window._model_batch_plan
+    if plan is None:
+        assert applied == []
+        return applied
+    order = [int(i) for i in plan.frames]
+    assert sorted(applied) == sorted(order)
+    return order
 
 
 def choose(panel, scope, tag=None, skip=False):
@@ -181,6 +190,8 @@ def test_tag_scope_without_tags_is_refused_without_a_job(window, qtbot, monkeypa
 
 def test_live_summary_while_the_batch_runs_and_cancel(window, qtbot, monkeypatch):
     fake_fit(monkeypatch, fail={1}, delay=0.3)
+    # one thread, so that the summary passes through every count (with two, frames finish in pairs)
+    monkeypatch.setattr("owlx.gui.model_panel_batch.batch_threads", lambda: 1)
     p, m = window.model_panel, window.session.model
     qtbot.mouseClick(p.batch_button, QtCore.Qt.LeftButton)
     assert window._model_batch_handle is not None
