@@ -6,21 +6,27 @@ is usually the ``cheb_raw`` (or ``cheb_unit``) of :func:`owlx.core.ring_cleaning
 
 * ``method="greedy"`` (LOKI): shots in index order each take their nearest unused partner.
 * ``method="optimal"``: the perfect matching of least total distance (for odd N the shot whose
-  omission gives the least total stays out), found exactly by dynamic programming over subsets;
-  practical up to ``MAX_OPTIMAL`` shots.
+  omission gives the least total stays out). Up to ``MAX_DP`` shots it is found by dynamic
+  programming over subsets; beyond, as a 0/1 integer programme (one variable per pair, every
+  shot in exactly one pair; for odd N a free "nobody" partner) solved exactly by HiGHS
+  (``scipy.optimize.milp``): about 1 s for 200 shots, 8 s for 400 (``MAX_OPTIMAL``).
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from owlx.errors import ParameterError
 
 __all__ = ["MAX_OPTIMAL", "PAIR_METHODS", "pair_fits"]
 
 PAIR_METHODS = ("greedy", "optimal")
-MAX_OPTIMAL = 20
+MAX_DP = 20  # 2^20 subsets: the dynamic programme's limit
+MAX_OPTIMAL = 400  # pairs grow as N²/2: beyond this the integer programme takes too long
+MILP_TIME_LIMIT_S = 120.0
 
 
 def _distances(features: np.ndarray) -> np.ndarray:
@@ -99,6 +105,31 @@ def _matching_dp(d, odd):
     return partner
 
 
+def _matching_milp(d: np.ndarray, odd: bool) -> np.ndarray:
+    """The least total matching as a 0/1 programme; returns the partner of each shot (−1:
+    unpaired). For odd n an extra vertex joins at zero cost: its partner is the shot left out,
+    so the optimum is the best matching over all choices of that shot."""
+    n = d.shape[0]
+    m = n + 1 if odd else n
+    iu, ju = np.triu_indices(m, 1)
+    cost = np.zeros(iu.size)
+    real = ju < n
+    cost[real] = d[iu[real], ju[real]]
+    rows = np.concatenate([iu, ju])
+    cols = np.concatenate([np.arange(iu.size)] * 2)
+    degree = sparse.csr_array((np.ones(rows.size), (rows, cols)), shape=(m, iu.size))
+    res = milp(cost, constraints=LinearConstraint(degree, 1, 1), integrality=np.ones(iu.size),
+               bounds=Bounds(0, 1), options={"time_limit": MILP_TIME_LIMIT_S})
+    if res.status != 0 or res.x is None:
+        raise ParameterError(f"optimal pairing of {n} shots did not finish ({res.message}); use 'greedy'")
+    chosen = res.x > 0.5
+    partner = np.full(n, -1, np.int64)
+    for i, j in zip(iu[chosen], ju[chosen]):
+        if j < n:
+            partner[i], partner[j] = j, i
+    return partner
+
+
 def pair_fits(features: np.ndarray, method: str = "greedy") -> tuple[np.ndarray, np.ndarray]:
     """Pair shots by the Euclidean distance of their ``features`` (shape (n_shots, k)).
 
@@ -116,7 +147,8 @@ def pair_fits(features: np.ndarray, method: str = "greedy") -> tuple[np.ndarray,
     else:
         if n > MAX_OPTIMAL:
             raise ParameterError(f"optimal pairing is limited to {MAX_OPTIMAL} shots (got {n}); use 'greedy'")
-        partner = _matching_dp(d, n % 2 == 1)
+        solve = _matching_dp if n <= MAX_DP else _matching_milp
+        partner = solve(d, n % 2 == 1)
         pairs = [(i, int(partner[i])) for i in range(n) if partner[i] > i]
         dists = [d[i, j] for i, j in pairs]
     return np.asarray(pairs, np.int64).reshape(-1, 2), np.asarray(dists, np.float64)

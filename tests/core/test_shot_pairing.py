@@ -60,3 +60,30 @@ def test_bad_input():
     with pytest.raises(ParameterError):
         pair_fits([[0], [1]], method="roommates")
     assert pair_fits([[1.0]])[0].shape == (0, 2)
+
+
+@pytest.mark.parametrize("n", [15, 18, 19])
+def test_the_integer_programme_agrees_with_the_subset_dynamic_programme(n):
+    """Above MAX_DP shots the matching is an integer programme: on sizes both can solve, both
+    must find the same least total (for odd N, with the best shot left out)."""
+    from owlx.core.shot_pairing import _matching_dp, _matching_milp
+
+    f = np.random.default_rng(n).normal(size=(n, 4))
+    d = np.sqrt(((f[:, None] - f[None]) ** 2).sum(-1))
+    totals = []
+    for solve in (_matching_dp, _matching_milp):
+        partner = solve(d, n % 2 == 1)
+        paired = partner >= 0
+        assert paired.sum() == n - n % 2 and np.all(partner[partner[paired]] == np.flatnonzero(paired))
+        totals.append(sum(d[i, partner[i]] for i in range(n) if partner[i] > i))
+    assert totals[0] == pytest.approx(totals[1], rel=1e-9)
+
+
+def test_optimal_pairing_beyond_the_subset_limit():
+    f = np.random.default_rng(3).normal(size=(61, 5))
+    pairs, dists = pair_fits(f, method="optimal")
+    assert pairs.shape == (30, 2) and len(set(pairs.ravel())) == 60
+    assert np.all(pairs[:, 0] < pairs[:, 1]) and np.all(np.diff(pairs[:, 0]) > 0)
+    assert dists.sum() < pair_fits(f)[1].sum()  # greedy leaves distance on the table here
+    with pytest.raises(ParameterError, match="limited to 400"):
+        pair_fits(np.zeros((401, 1)), method="optimal")
