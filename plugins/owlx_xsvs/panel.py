@@ -81,6 +81,10 @@ class XsvsPanel(QtWidgets.QWidget):
         split.addWidget(scroll)
         split.addWidget(self.plots)
         split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
+        # The form scrolls; the plots are what the user came for: give them most of the height.
+        scroll.setMinimumHeight(120)
+        split.setSizes([250, 750])
 
         layout = QtWidgets.QVBoxLayout(self)
         bar = QtWidgets.QHBoxLayout()

@@ -63,7 +63,12 @@ class XsvsPlots(QtWidgets.QTabWidget):
                 (QtWidgets.QLabel("exposure"), self.exp_choice_grid),
                 (QtWidgets.QLabel("static of"), self.exp_choice_rings))
         for plot, bar, title in zip(self.plots, bars, TAB_TITLES):
-            self.addTab(self._with_bar(plot, *bar), title)
+            shown = plot
+            if plot is self.grid:  # one panel per ring: scroll rather than squeeze them
+                shown = QtWidgets.QScrollArea()
+                shown.setWidgetResizable(True)
+                shown.setWidget(plot)
+            self.addTab(self._with_bar(shown, *bar), title)
         self._redraws = (self._redraw_histogram, self._redraw_beta, self._redraw_trace, self._redraw_params,
                          self._redraw_grid, self._redraw_rings)
         self.q_choice.currentIndexChanged.connect(self._redraw_histogram)

@@ -63,6 +63,9 @@ class _RingPanel:
         self.plot.setYRange(math.log10(Y_RANGE[0]), math.log10(Y_RANGE[1]), padding=0)
 
 
+PANEL_HEIGHT = 170  # px per row of ring panels: log axes with their labels stay legible
+
+
 class HistogramGrid(pg.GraphicsLayoutWidget):
     """P(K) of every q ring of one exposure, a panel per ring in a near-square grid (rows
     filled left to right). ``panels[j]`` is ring j's :class:`pyqtgraph.PlotItem`, and
@@ -93,6 +96,7 @@ class HistogramGrid(pg.GraphicsLayoutWidget):
             return
         self.reset()
         cols = max(1, math.ceil(math.sqrt(n)))
+        self.setMinimumHeight(PANEL_HEIGHT * math.ceil(n / cols) if n else 0)  # readable panels; the tab scrolls
         for j in range(n):
             plot = self.addPlot(row=j // cols, col=j % cols)
             if j // cols == (n - 1) // cols:
