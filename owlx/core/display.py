@@ -254,34 +254,34 @@ def _stats_kernel(frame, valid, vstep, shift):
     return rn.sum(), rs.sum(), rq.sum(), rmin.min(), rmax.max()
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
-def _stats_preview_kernel(frame, valid, vstep, shift, step, none, acc, out):
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath={"reassoc"})
+def _stats_preview_kernel(frame, valid, vstep, shift, step, none, out):
     """:func:`_stats_kernel` and the block maxima of :func:`owlx.core.preview.value_preview` in
-    one pass over the frame (a big frame shown zoomed out is read once, not twice).
+    one pass over the frame (a big frame shown zoomed out is read once, not twice), in parallel
+    over rows of blocks.
 
-    ``acc`` (nx,) and ``out`` (the preview shape) are in the frame's dtype; ``none`` is the
-    value no pixel beats (−inf; the dtype's minimum for integers). Blocks without a finite
-    value are left at ``none``. Masked pixels count in the maxima (the preview is a picture;
-    the overlay hides them), not in the statistics.
+    ``out`` (the preview shape) is in the frame's dtype; ``none`` is the value no pixel beats
+    (−inf; the dtype's minimum for integers). Blocks without a finite value are left at
+    ``none``. Masked pixels count in the maxima (the preview is a picture; the overlay hides
+    them), not in the statistics.
     """
     ny, nx = frame.shape
     oh, ow = out.shape
     big = np.int64(9223372036854775807)
-    n = np.int64(0)
-    s = 0.0
-    q = 0.0
-    kmin = big
-    kmax = -big
-    m = np.empty(ow, frame.dtype)
+    bn = np.zeros(oh, np.int64)
+    bs = np.zeros(oh)
+    bq = np.zeros(oh)
+    bmin = np.full(oh, big)
+    bmax = np.full(oh, -big)
     whole = nx // step
-    for i in range(oh):
-        acc[:] = none
+    for i in prange(oh):
+        acc = np.full(nx, none)  # per column: the maximum over this row of blocks
+        n = np.int64(0)
+        s = 0.0
+        q = 0.0
+        kmin = big
+        kmax = -big
         for r in range(i * step, min(ny, i * step + step)):
-            rn = np.int64(0)
-            rs = 0.0
-            rq = 0.0
-            rmin = big
-            rmax = -big
             for c in range(nx):
                 x = frame[r, c]
                 fin = abs(np.float64(x)) <= 1.7976931348623157e308
@@ -290,18 +290,18 @@ def _stats_preview_kernel(frame, valid, vstep, shift, step, none, acc, out):
                 acc[c] = y if y > a else a
                 ok = fin & valid[r * vstep, c]
                 d = (np.float64(x) - shift) if ok else 0.0
-                rn += np.int64(ok)
-                rs += d
-                rq += d * d
+                n += np.int64(ok)
+                s += d
+                q += d * d
                 k = _value_key(x)
-                rmin = min(rmin, k if ok else big)
-                rmax = max(rmax, k if ok else -big)
-            n += rn
-            s += rs
-            q += rq
-            kmin = min(kmin, rmin)
-            kmax = max(kmax, rmax)
-        m[:] = none
+                kmin = min(kmin, k if ok else big)
+                kmax = max(kmax, k if ok else -big)
+        bn[i] = n
+        bs[i] = s
+        bq[i] = q
+        bmin[i] = kmin
+        bmax[i] = kmax
+        m = np.full(ow, none)
         for b in range(step):  # columns: ``step`` strided sweeps over the folded row
             for j in range(whole):
                 y = acc[j * step + b]
@@ -310,7 +310,7 @@ def _stats_preview_kernel(frame, valid, vstep, shift, step, none, acc, out):
             y = acc[c]
             m[whole] = y if y > m[whole] else m[whole]
         out[i, :] = m
-    return n, s, q, kmin, kmax
+    return bn.sum(), bs.sum(), bq.sum(), bmin.min(), bmax.max()
 
 
 def _value_key(x):
@@ -419,8 +419,8 @@ def _scan_preview(a: np.ndarray, valid: np.ndarray | None, step: int):
     floating = a.dtype.kind == "f"
     none = a.dtype.type(-np.inf) if floating else a.dtype.type(np.iinfo(a.dtype).min)
     small = np.empty(preview_shape(a.shape, step), a.dtype)
-    n, s, q, kmin, kmax = _stats_preview_kernel(a, v, vstep, shift, int(step), none, np.empty(a.shape[1], a.dtype),
-                                                small)
+    with parallel_section():
+        n, s, q, kmin, kmax = _stats_preview_kernel(a, v, vstep, shift, int(step), none, small)
     if floating:
         small[small == none] = np.nan  # no finite value in the block: maps to NOT_FINITE
     if n == 0:
