@@ -339,7 +339,7 @@ class ResultsMixin:
         from .io.open import open_source
         from .session import _load_stack
 
-        old_source, old_stack = self.source, self.stack
+        old_source, old_stack, old_mask = self.source, self.stack, self.mask_stack
         source = open_source(str(old_source.path), swmr=old_source.swmr)
         try:
             view = _load_stack(source, self.stack_path, with_tags=False)
@@ -358,4 +358,11 @@ class ResultsMixin:
                 self.mask_stack = view.mask_stack
         else:
             self.mask_stack = view.mask_stack
+        # Jobs reading through the closed readers (owlx.stack_reader) follow these to the new ones.
+        for old, new in ((old_stack, self.stack), (old_mask, self.mask_stack)):
+            if old is not None and new is not None and getattr(old, "path", None) == getattr(new, "path", None):
+                try:
+                    old.reopened_as = new
+                except AttributeError:  # a reader type with __slots__: its jobs fail cleanly instead
+                    pass
         self.source_reopened.emit(source)

@@ -2,7 +2,9 @@
 
 :class:`StackReader` captures the session's stack, mask dataset and mask settings when it is
 made, so switching the dataset while a job runs cannot mix two stacks in one result. Every read
-holds the session's ``io_lock``: a save closes and reopens the file while holding it.
+holds the session's ``io_lock``: a save closes and reopens the file while holding it, and marks
+each closed reader with the one that replaces it (``reopened_as``), which the next read follows,
+so a job running across a save (Ctrl+S) goes on reading the same dataset.
 """
 
 from __future__ import annotations
@@ -33,8 +35,15 @@ class StackReader:
     def __len__(self) -> int:
         return len(self.stack)
 
+    @staticmethod
+    def _current(stack):
+        while getattr(stack, "reopened_as", None) is not None:
+            stack = stack.reopened_as
+        return stack
+
     def frame(self, index: int) -> np.ndarray:
         with self.io_lock:
+            self.stack = self._current(self.stack)
             return np.asarray(self.stack[int(index)])
 
     def mask(self, index: int) -> np.ndarray | None:
@@ -44,5 +53,6 @@ class StackReader:
         if self.mask_stack is None or not ms.enabled:
             return None
         with self.io_lock:
+            self.mask_stack = self._current(self.mask_stack)
             raw = self.mask_stack[0 if len(self.mask_stack) == 1 else int(index)]
         return valid_from_bits(raw, ms.out_bits, ms.invert)
