@@ -31,3 +31,16 @@ def no_modal_dialogs(request, monkeypatch):
     for name in ("getOpenFileName", "getOpenFileNames", "getSaveFileName", "getExistingDirectory"):
         monkeypatch.setattr(QtWidgets.QFileDialog, name, staticmethod(refuse))
     yield
+
+
+@pytest.fixture
+def save_png(qtbot):
+    """``save_png(window, path=None)``: Ctrl+P (or Save PNG as… with ``path``), which encodes and
+    writes on a worker; waits for the file and returns its path."""
+
+    def run(window, path=None) -> Path:
+        with qtbot.waitSignal(window.png_saved, timeout=30000) as blocker:
+            assert window.save_png(path) is not None
+        return Path(blocker.args[0])
+
+    return run

@@ -58,6 +58,8 @@ class MainWindow(
     """One file per window. ``session`` is shared with the console and scripts."""
 
     frame_displayed = QtCore.pyqtSignal(int)  # emitted after a frame reached the view
+    png_saved = QtCore.pyqtSignal(str)  # the PNG file an export wrote (Ctrl+P, Save PNG as…)
+    image_copied = QtCore.pyqtSignal()  # Copy image put the image on the clipboard
 
     def __init__(self, session: Session | None = None, settings: AppSettings | None = None):
         super().__init__()

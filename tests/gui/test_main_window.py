@@ -157,11 +157,11 @@ def test_bad_files_leave_the_window_usable(window, qtbot, cxi, tmp_path):
     assert window.session.stack_path == "/entry_1/image_1/data"
 
 
-def test_save_png_native_size_and_never_overwrites(window, qtbot, cxi, tmp_path):
+def test_save_png_native_size_and_never_overwrites(window, qtbot, cxi, tmp_path, save_png):
     open_and_focus(window, qtbot, cxi)
     window.settings.set_png_folder(tmp_path)
-    first = window.save_png()
-    second = window.save_png()
+    first = save_png(window)
+    second = save_png(window)
     assert first.name == "hits_entry_1_image_1_data_000000.png"
     assert second.name == "hits_entry_1_image_1_data_000000-1.png"
     img = QtGui.QImage(str(first))
@@ -235,7 +235,7 @@ def test_big_frames_arrive_with_a_preview_at_the_view_resolution(window, qtbot, 
     assert window.view.image_item.image.shape == (*result.preview.shape, 4)
     # the PNG export still has every data pixel
     assert window._native_image().width() == 1536
-    np.testing.assert_array_equal(result.rendered.index, full)
+    assert result.rendered.index is None  # mapped for the export, not kept: the cache counted the entry without it
 
     # Zooming in past the preview on a frame rendered without the full image: the preview is
     # shown enlarged while a worker maps the full image, which then replaces it.

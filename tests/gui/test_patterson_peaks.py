@@ -72,7 +72,7 @@ def peak_offsets(pmap: np.ndarray) -> set[tuple[int, int]]:
     return {(int(col) - c, int(row) - c) for row, col in (np.unravel_index(i, work.shape) for i in top)}
 
 
-def test_patterson_view_computes_each_frame_as_a_job(window, qtbot, cheetah):
+def test_patterson_view_computes_each_frame_as_a_job(window, qtbot, cheetah, save_png):
     open_file(window, qtbot, cheetah)
     p = window.patterson
     with qtbot.waitSignal(p.map_shown, timeout=10000) as shown:
@@ -99,7 +99,7 @@ def test_patterson_view_computes_each_frame_as_a_job(window, qtbot, cheetah):
         g = f["entry_1/image_1/patterson"]
         assert g["imageThreshold"][:].tolist() == [30, 800, 30, 30] and g["_pattersonImg"][0] == 1
         assert "map" not in g and len(g) == 8  # the map itself is never written
-    png = window.save_png()  # Ctrl+P while the map is shown saves the map, one map pixel per PNG pixel
+    png = save_png(window)  # Ctrl+P while the map is shown saves the map, one map pixel per PNG pixel
     assert png.name == "r0182_entry_1_image_1_data_000001_patterson.png"
     assert QtGui.QImage(str(png)).size() == QtCore.QSize(S, S)
     press(qtbot, window, QtCore.Qt.Key_A)

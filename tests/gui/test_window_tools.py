@@ -80,17 +80,17 @@ def test_pixel_peeper_shows_the_exact_block_and_marks_masked_pixels(window, qtbo
     assert not peeper.isVisible()
 
 
-def test_png_is_native_with_the_colormap_and_never_overwrites(window, qtbot, cxi, tmp_path):
+def test_png_is_native_with_the_colormap_and_never_overwrites(window, qtbot, cxi, tmp_path, save_png):
     window.session.frame_index = 3
     qtbot.waitUntil(lambda: window.current.index == 3, timeout=10000)
     window.session.set_display(colormap="viridis", norm="linear")
-    qtbot.waitUntil(lambda: window.current.rendered is not None and window.session.display.norm == "linear",
-                    timeout=10000)
+    # the frame rendered with the new settings is shown (the export is of what is shown)
+    qtbot.waitUntil(lambda: window.current.rendered.settings.norm == "linear", timeout=10000)
     base = "run_7_entry_1_image_1_data_000003"
     blocker = tmp_path / f"{base}.png"
     blocker.write_bytes(b"not mine")
-    first = window.save_png()
-    second = window.save_png()
+    first = save_png(window)
+    second = save_png(window)
     assert first.name == f"{base}-1.png" and second.name == f"{base}-2.png"
     assert blocker.read_bytes() == b"not mine"
     img = QtGui.QImage(str(first)).convertToFormat(QtGui.QImage.Format_RGBA8888)
@@ -153,3 +153,17 @@ def test_text_fields_keep_select_all_and_cut(window, qtbot, cxi):
     qtbot.keyClick(field, QtCore.Qt.Key_X, QtCore.Qt.ControlModifier)
     assert not window.patterson.active and not window.peeper_action.isChecked()
     assert field.text() == ""  # selected all, then cut
+
+
+def test_copy_image_and_a_png_that_cannot_be_written(window, qtbot, cxi, tmp_path):
+    """Both run on a worker: the clipboard gets the native-size image; a PNG that cannot be
+    written gives a message in the status bar, and the window goes on."""
+    window.session.frame_index = 2
+    qtbot.waitUntil(lambda: window.current is not None and window.current.index == 2, timeout=10000)
+    with qtbot.waitSignal(window.image_copied, timeout=20000):
+        assert window.copy_image() is not None
+    image = QtWidgets.QApplication.clipboard().image()
+    assert (image.width(), image.height()) == (NX, NY)
+    handle = window.save_png(tmp_path / "no such folder" / "frame.png")  # Save PNG as… into a folder that is gone
+    qtbot.waitUntil(lambda: "could not write the PNG" in window.statusBar().currentMessage(), timeout=20000)
+    assert handle is not None and window.current is not None
