@@ -71,14 +71,6 @@ class FrameResult:
         """(ny, nx) of the frame."""
         return tuple(self.raw.shape[:2])
 
-    def full_index(self) -> np.ndarray:
-        """The full-resolution colour indices (or RGB(A) image), made now if only the preview
-        was rendered (tens of ms at 4096²: the loader's :meth:`FrameLoader.request_full` makes
-        them on a worker; one-off uses such as PNG export call this)."""
-        if self.rendered.index is None:
-            self.rendered.index = full_index(self.raw, self.rendered)
-        return self.rendered.index
-
 
 class FrameLoader(QtCore.QObject):
     frame_ready = QtCore.pyqtSignal(object)  # FrameResult
@@ -228,7 +220,8 @@ class FrameLoader(QtCore.QObject):
         if mask_stack is None:
             return None, None
         if len(mask_stack) == 1:
-            key = (id(mask_stack), mask.out_bits, mask.invert, mask.enabled)
+            # id() alone could be reused by a later mask stack once this one is freed
+            key = (id(mask_stack), self._mask_token, self.stack_token, mask.out_bits, mask.invert, mask.enabled)
             cached = self._shared_valid
             if cached is not None and cached[0] == key:
                 return cached[1]
@@ -258,7 +251,7 @@ class FrameLoader(QtCore.QObject):
             raw = self.cache.get(raw_key)
             if raw is None:
                 raw = stack[index]
-                self.cache.put(raw_key, raw)
+                self._put(raw_key, raw)
             mask_raw, valid = self._mask_for(mask_stack, mask, index)
             geometry = self.geometry_for(index) if self.geometry_for is not None else None
         ctx.check()
@@ -271,8 +264,15 @@ class FrameLoader(QtCore.QObject):
         if table is not None and (rendered.index is None or rendered.index.ndim == 2):
             shown = rendered.preview if rendered.preview is not None else rendered.index
             result.rgba, result.rgba_table = np.take(table, shown, axis=0), table
-        self.cache.put(("render", key, index), _RenderEntry(result))
+        self._put(("render", key, index), _RenderEntry(result))
         return result
+
+    def _put(self, key: tuple, value) -> None:
+        """Cache ``value`` unless its stack was replaced meanwhile: a job cancelled after its
+        last check still finishes, and its frames would only crowd out the new stack's."""
+        token = key[1][0] if key[0] == "render" else key[1]
+        if token == self.stack_token:
+            self.cache.put(key, value)
 
     def request_full(self, result: FrameResult) -> bool:
         """Make the full-resolution indices of ``result`` (rendered as a preview alone) on a

@@ -11,6 +11,11 @@ reference and reuses the array when its reference count shows the pool's referen
 view, a memoryview or any container holding the array keeps it out of reuse; anything that can
 reach the memory holds a reference). The pool holds at most ``max_bytes`` of retired arrays;
 beyond that the oldest are let go.
+
+What a reference count cannot see: a weak reference, or a raw address (``.ctypes.data``,
+``__array_interface__``) kept without the array. Code must never hold frames that way. The
+count is also only meaningful with CPython's GIL; on a free-threaded build the pool hands
+nothing back (:data:`REUSE`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from collections import deque
 import numpy as np
 
 MIN_BYTES = 16 * 2**20  # smaller frames: the allocation is cheap next to reading them
+# Reference counts are exact only under the GIL (3.13+ may run without it).
+REUSE = getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 class FrameBuffers:
@@ -45,7 +52,7 @@ class FrameBuffers:
     def retire(self, array: np.ndarray) -> None:
         """Offer ``array`` for reuse (a frame the caller no longer needs; others may still)."""
         if not isinstance(array, np.ndarray) or array.nbytes < MIN_BYTES or array.base is not None \
-                or not array.flags.c_contiguous or not array.flags.writeable:
+                or not array.flags.owndata or not array.flags.c_contiguous or not array.flags.writeable:
             return
         with self._lock:
             if any(a is array for a in self._retired):
@@ -58,6 +65,8 @@ class FrameBuffers:
     def take(self, shape: tuple[int, ...], dtype) -> np.ndarray | None:
         """A retired array of ``shape`` and ``dtype`` that nothing else refers to (its old
         contents still in it), or None."""
+        if not REUSE:
+            return None
         shape, dtype = tuple(int(s) for s in shape), np.dtype(dtype)
         with self._lock:
             for k in range(len(self._retired)):
