@@ -32,3 +32,35 @@ def test_wrong_slice_shape_and_dtype_are_refused(tmp_path):
         MrcStackWriter(tmp_path / "a.mrc", (1, 2, 2), np.float64)
     with MrcStackWriter(tmp_path / "b.mrc", (1, 2, 2)) as w, pytest.raises(DatasetError, match="does not fit"):
         w.write(0, np.zeros((3, 2)))
+
+
+def test_header_statistics_match_mrcfile_and_need_no_final_pass(tmp_path):
+    data = np.random.default_rng(1).integers(-300, 900, (4, 6, 7)).astype(np.int16)
+    path = tmp_path / "s.mrc"
+    with MrcStackWriter(path, data.shape, np.int16) as w:
+        for z in range(4):
+            w.write(z, data[z])
+    with mrcfile.open(path, mode="r+", permissive=True) as m:
+        ours = [float(m.header.dmin), float(m.header.dmax), float(m.header.dmean), float(m.header.rms)]
+        m.update_header_stats()
+        theirs = [float(m.header.dmin), float(m.header.dmax), float(m.header.dmean), float(m.header.rms)]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    assert ours[:2] == [float(data.min()), float(data.max())]
+
+
+def test_a_failed_or_cancelled_write_leaves_the_old_file_and_no_partial_one(tmp_path):
+    path = tmp_path / "out.mrc"
+    path.write_bytes(b"the previous result")
+    with pytest.raises(RuntimeError, match="cancelled"):
+        with MrcStackWriter(path, (3, 4, 4), np.int16) as w:
+            w.write(0, np.ones((4, 4)))
+            assert (tmp_path / "out.mrc.part").exists() and path.read_bytes() == b"the previous result"
+            raise RuntimeError("cancelled")
+    assert path.read_bytes() == b"the previous result"
+    assert not (tmp_path / "out.mrc.part").exists()
+    with MrcStackWriter(path, (1, 4, 4), np.int16) as w:
+        w.write(0, np.full((4, 4), 7))
+    with mrcfile.open(path, permissive=True) as m:  # a normal close replaces it
+        assert int(m.data[0, 0, 0]) == 7
+    with MrcStackWriter(path, (2, 4, 4), np.int16) as w, pytest.raises(DatasetError, match="outside"):
+        w.write(2, np.zeros((4, 4)))
