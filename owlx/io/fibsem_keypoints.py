@@ -37,7 +37,8 @@ _FIELDS = ("x", "y", "size", "angle", "response", "octave", "descriptors", "fram
 
 
 class CacheWarning(UserWarning):
-    """A keypoint cache file could not be used and the keypoints are recomputed."""
+    """A cache file of the registration (keypoints, data range, pair fit) could not be read or
+    written; its content is recomputed (:mod:`owlx.io.fibsem_stage_cache` uses it too)."""
 
 
 def cache_file(cache_dir: str | os.PathLike, name: str) -> str:

@@ -4,7 +4,7 @@
 STACK is a folder of ``.dat`` or TIFF frames, one ``.dat`` file (its folder's stack), a list of
 files, or a stack file (MRC, TIFF, HDF5 with ``--dataset``). The run writes the registered MRC
 stack, ``<out>_registration.h5`` and the CSV tables (``--xlsx``: also the workbook); ``--cache``
-keeps each frame's keypoints for reruns and resumed runs; flagged pairs and removed frames are
+keeps the per-frame ranges and keypoints and the per-pair fits for reruns and resumed runs; flagged pairs and removed frames are
 printed as warnings, one summary line goes to stdout. Errors a user can cause print one line
 and exit 2 (:func:`owlx.cli.main` does that for OwlxError).
 """
@@ -51,8 +51,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="sliding evaluation box for the metrics: interpolate from --box (first slice) to this "
                         "box (last slice)")
     p.add_argument("--cache", metavar="DIR",
-                   help="keypoint cache folder: <frame>.kp.npz files reused by a rerun with the same frames and "
-                        "keypoint settings")
+                   help="cache folder of stages 1-3 (per-frame ranges and keypoints, per-pair fits): a rerun or a "
+                        "resumed run recomputes only what its frames and settings change")
     p.add_argument("--xlsx", action="store_true",
                    help="also write the record as <out>_registration.xlsx (needs openpyxl: pip install owlx[xlsx])")
     p.add_argument("--z-step", type=float, help="z step in nm per frame (default: from the WD of .dat headers)")
@@ -140,6 +140,10 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if result.clipped:
         print(f"owlx register: warning: {result.clipped} voxels clipped to the {settings.dtype} range", file=sys.stderr)
+    if result.keypoint_cache:
+        reused = result.cache_reused
+        print(f"owlx register: cache {result.keypoint_cache}: reused {reused.get('ranges', 0)}/{result.n_frames} "
+              f"frame ranges and {reused.get('pairs', 0)}/{result.n_frames - 1} pair fits", file=sys.stderr)
     elapsed = time.perf_counter() - t0
     ncc = result.summary.get("ncc", (float("nan"),))[0]
     print(f"registered {result.n_frames} frames ({len(result.flagged)} flagged pairs, {len(result.removed)} removed) "

@@ -6,7 +6,7 @@
 The evaluation box [top, height, left, width] (0 = to the end) is also the start of the sliding
 box when "Sliding" is checked; the stop box is the second row. Run options beside the settings:
 threads, the output file, the XLSX record (disabled, with the install hint, without openpyxl)
-and the keypoint cache folder.
+and the cache folder of stages 1–3.
 """
 
 from __future__ import annotations
@@ -75,8 +75,9 @@ class RegistrationControls(QtWidgets.QWidget):
             self.xlsx.setEnabled(False)
             self.xlsx.setToolTip(XLSX_HINT)
         self.cache = QtWidgets.QLineEdit()
-        self.cache.setPlaceholderText("keypoint cache folder (empty: none)")
-        self.cache.setToolTip("<frame>.kp.npz files: a rerun or a run resumed after Cancel reuses the keypoints")
+        self.cache.setPlaceholderText("cache folder (empty: none)")
+        self.cache.setToolTip("per-frame ranges and keypoints, per-pair fits: a rerun or a run resumed after Cancel "
+                              "recomputes only what changed frames or settings touch")
         self.browse_cache = QtWidgets.QPushButton("…")
         self.browse_cache.setMaximumWidth(30)
 
@@ -94,7 +95,7 @@ class RegistrationControls(QtWidgets.QWidget):
         form.addRow("Output dtype", row_widget(self.dtype, self.pad))
         form.addRow("Threads", self.threads)
         form.addRow("Output", row_widget(self.output, self.browse, self.xlsx))
-        form.addRow("Keypoint cache", row_widget(self.cache, self.browse_cache))
+        form.addRow("Cache folder", row_widget(self.cache, self.browse_cache))
         for w in (self.preset, self.matcher, self.model, self.solver, self.on_failure, self.order, self.dtype):
             w.currentTextChanged.connect(self.changed)
         self.browse.clicked.connect(self._browse)
@@ -144,6 +145,6 @@ class RegistrationControls(QtWidgets.QWidget):
             self.output.setText(path)
 
     def _browse_cache(self) -> None:
-        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Keypoint cache folder", self.cache.text())
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Cache folder", self.cache.text())
         if path:
             self.cache.setText(path)

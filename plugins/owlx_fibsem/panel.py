@@ -10,8 +10,8 @@ metrics, CSV export. Every computation is a job; nothing heavy runs on the GUI t
 * "Export CSV…" writes the reference's five tables and the metrics (:mod:`owlx_fibsem.export`);
   "Export XLSX…" writes them as one workbook with the reference's sheet names (disabled, with
   the install hint as tooltip, when openpyxl is missing).
-* The form's keypoint cache folder makes a rerun, or a run started again after Cancel, reuse the
-  keypoints already computed (``<frame>.kp.npz``).
+* The form's cache folder makes a rerun, or a run started again after Cancel, reuse the ranges,
+  keypoints and pair fits already computed (:mod:`owlx_fibsem.fit_stages`).
 """
 
 from __future__ import annotations
