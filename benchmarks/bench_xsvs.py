@@ -13,8 +13,11 @@ the 9 rings of ``xsvs_input_subset.txt`` (23 333 ring pixels).
    histograms, fits), 2 decoding threads, then writing HDF5 + CSV, median over ``--e2e-runs``;
    per 360-frame exposure beside the pyxsvs anchor of spec §14 (1.52–2.22 s per 360-frame
    exposure with gzip-EDF reading, 2014 hardware) and the "should" target (≤ 0.5 s).
+4. Batch on dask.distributed (spec §14): the same subset on a LocalCluster of 2 worker processes
+   (1 thread each; ``run_project(client=…)``, frame chunks of 80), median over ``--e2e-runs``
+   after one warm-up run, beside the inline run of 3.; cluster start-up timed apart.
 
-    python benchmarks/bench_xsvs.py [--runs 7] [--e2e-runs 3] [--quick]
+    python benchmarks/bench_xsvs.py [--runs 7] [--e2e-runs 3] [--quick] [--no-dask]
 
 The machines are shared and noisy: run twice and compare.
 """
@@ -89,6 +92,7 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--e2e-runs", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="fewer runs (3 kernel, 1 end to end)")
+    p.add_argument("--no-dask", action="store_true", help="skip the dask.distributed rows")
     args = p.parse_args()
     if args.quick:
         args.runs, args.e2e_runs = 3, 1
@@ -138,7 +142,40 @@ def main() -> int:
     print(f"  {'writing HDF5 + CSV (54 rings), s':<50}{statistics.median(writes):>10.2f}")
     beta = run.exposures[0].rings[1].beta
     print(f"  check: Exp_1, q = 0.003 Å⁻¹, β = {beta:.4f} (default mode; pyxsvs 0.220)")
+    if not args.no_dask:
+        time_dask(project, settings, run, total, args.e2e_runs)
     return 0
+
+
+def time_dask(project, settings, inline_run, inline_s, runs, n_workers=2):
+    """Rows 4: the subset on a LocalCluster of ``n_workers`` processes beside the inline run."""
+    from distributed import Client, LocalCluster
+
+    t0 = time.perf_counter()
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                           silence_logs=40)
+    client = Client(cluster)
+    startup = time.perf_counter() - t0
+    try:
+        run = run_project(project, settings, client=client)  # warm-up: imports and kernels in the workers
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            run = run_project(project, settings, client=client)
+            times.append(time.perf_counter() - t0)
+    finally:
+        client.close()
+        cluster.close()
+    same = all(a.beta == b.beta for ea, eb in zip(inline_run.exposures, run.exposures)
+               for a, b in zip(ea.rings, eb.rings))
+    dask_s = statistics.median(times)
+    print()
+    print(f"{'batch on dask.distributed, subset project':<52}{'s':>10}{'inline/dask':>14}")
+    print(f"  {'inline (2 decoding threads), from 3.':<50}{inline_s:>10.2f}")
+    print(f"  {f'{n_workers} worker processes × 1 thread, chunks of 80 frames':<50}{dask_s:>10.2f}"
+          f"{inline_s / dask_s:>13.2f}×")
+    print(f"  {'LocalCluster start-up (not included above)':<50}{startup:>10.2f}")
+    print(f"  check: every β equal to the inline run bit for bit: {same}")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ the GUI's ``run_job``. It streams an :class:`XsvsSetup` (rings and mask, to draw
 once) and then one :class:`~owlx.core.xsvs_analysis.ExposureResult` per exposure, reports
 progress in frames over the whole project and honours cancel between frames. Frames are decoded
 (gzip + EDF) on a small thread pool, because zlib releases the GIL, while this thread
-histograms them with the numba kernel. Exposures without any file on disk are reported as
-``missing``; the run goes on.
+histograms them with the numba kernel; with ``n_workers``, ``scheduler`` or ``client`` the
+exposures and frame chunks run on dask.distributed instead (:mod:`owlx.xsvs_dask`). Exposures
+without any file on disk are reported as ``missing``; the run goes on.
 
 Scripts::
 
@@ -23,6 +24,7 @@ import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -79,12 +81,13 @@ class XsvsRun:
     outputs: dict[str, str] = field(default_factory=dict)
 
 
-def prepare(project: XsvsProject, settings: XsvsSettings) -> XsvsSetup:
+def prepare(project: XsvsProject, settings: XsvsSettings, shape: tuple[int, int] | None = None) -> XsvsSetup:
     """Read flat field and mask, build the q rings (spec §3–§5). Shapes of mask, flat field and
-    frames must agree."""
+    frames must agree. ``shape`` (rows, cols) is the frame size when neither a flat field nor a
+    mask gives it (default: read from the first frame on disk)."""
     flat = load_flat_field(project.flat_field_path) if project.flat_field_path and settings.use_flat_field else None
     valid = load_mask(project.mask_path) if project.mask_path else None
-    shape = None
+    fallback, shape = shape, None
     for name, image in (("flat field", flat), ("mask", valid)):
         if image is not None:
             if shape is not None and image.shape != shape:
@@ -92,7 +95,7 @@ def prepare(project: XsvsProject, settings: XsvsSettings) -> XsvsSetup:
                                    f"images are {shape[0]}×{shape[1]}")
             shape = image.shape
     if shape is None:
-        shape = _first_frame_shape(project)
+        shape = tuple(fallback) if fallback is not None else _first_frame_shape(project)
     if valid is None:
         valid = np.ones(shape, dtype=bool)
     if flat is not None:
@@ -184,10 +187,21 @@ def _frames_to_read(exposure: XsvsExposure, max_frames: int | None) -> int:
 
 
 def run_project(project: XsvsProject, settings: XsvsSettings | None = None, ctx: JobContext | None = None,
-                max_frames: int | None = None, n_threads: int = 2) -> XsvsRun:
+                max_frames: int | None = None, n_threads: int = 2, *, client: Any = None,
+                n_workers: int | None = None, scheduler: str | None = None,
+                chunk_frames: int | None = None) -> XsvsRun:
     """Analyse every exposure of ``project`` in order. ``max_frames`` limits the frames per
     exposure (quick looks, tests); None uses them all. With a ``ctx`` the setup and each
-    exposure are streamed with ``ctx.emit`` and progress counts frames (of single-frame files)."""
+    exposure are streamed with ``ctx.emit`` and progress counts frames (of single-frame files).
+
+    Inline (``n_threads`` decoding threads) unless ``client``, ``scheduler`` or ``n_workers``
+    is given: then on dask.distributed (:func:`owlx.xsvs_dask.run_project_dask`, frame chunks of
+    ``chunk_frames``), with the same results."""
+    if client is not None or scheduler is not None or n_workers is not None:
+        from .xsvs_dask import run_project_dask
+
+        return run_project_dask(project, settings, ctx, max_frames, client=client, n_workers=n_workers,
+                                scheduler=scheduler, chunk_frames=chunk_frames)
     settings = settings or XsvsSettings()
     run = XsvsRun(project, settings, prepare(project, settings), warnings=list(project.warnings))
     if ctx is not None:
@@ -224,12 +238,15 @@ def write_outputs(run: XsvsRun, h5_path: str, csv_path: str | None = None, histo
 
 def xsvs_job(project: XsvsProject, settings: XsvsSettings | None = None, output: str | None = None,
              csv_path: str | None = None, histogram_csv: str | None = None, max_frames: int | None = None,
-             n_threads: int = 2) -> Job:
+             n_threads: int = 2, *, client: Any = None, n_workers: int | None = None, scheduler: str | None = None,
+             chunk_frames: int | None = None) -> Job:
     """The whole project as a :class:`Job` whose value is the :class:`XsvsRun`. With ``output``
-    the results are written when every exposure is done (never after a cancel)."""
+    the results are written when every exposure is done (never after a cancel). ``client``,
+    ``n_workers``, ``scheduler``, ``chunk_frames``: run on dask (see :func:`run_project`)."""
 
     def work(ctx: JobContext) -> XsvsRun:
-        run = run_project(project, settings, ctx, max_frames=max_frames, n_threads=n_threads)
+        run = run_project(project, settings, ctx, max_frames=max_frames, n_threads=n_threads, client=client,
+                          n_workers=n_workers, scheduler=scheduler, chunk_frames=chunk_frames)
         ctx.check()
         if output:
             write_outputs(run, output, csv_path, histogram_csv)

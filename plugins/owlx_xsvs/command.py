@@ -1,4 +1,5 @@
-"""``owlx xsvs INPUT.ini -o results.h5``: run a pyxsvs project from the command line.
+"""``owlx xsvs INPUT.ini -o results.h5 [--workers N | --scheduler ADDRESS | --threads N]``: run a
+pyxsvs project from the command line, inline or on dask.distributed (same results).
 
 A progress bar goes to stderr, one line per exposure (β at every q) to stdout. Missing
 exposures are reported and skipped, the exit status stays 0; Ctrl+C stops the run (status
@@ -34,7 +35,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--center-convention", choices=CENTER_CONVENTIONS, default="pyxsvs_1based",
                    help="how cenx/ceny of the file are read (default pyxsvs_1based)")
     p.add_argument("--max-frames", type=int, help="use at most N frames per exposure (quick look)")
-    p.add_argument("--threads", type=int, default=2, help="frame-decoding threads (default 2)")
+    where = p.add_mutually_exclusive_group()
+    # no default: argparse would not see `--threads 2` (== default) as conflicting with --workers
+    where.add_argument("--threads", type=int, help="frame-decoding threads of an inline run (default 2)")
+    where.add_argument("--workers", type=int, metavar="N", help="run on a local dask cluster of N worker processes")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="run on the dask cluster at ADDRESS (tcp://host:port)")
+    p.add_argument("--chunk-frames", type=int, metavar="N",
+                   help="with --workers/--scheduler: frames per task after the static frames (default 80)")
 
 
 def settings_from_args(args: argparse.Namespace) -> XsvsSettings:
@@ -68,6 +75,13 @@ def progress_bar(stream=None):
         print(f"\rxsvs [{'#' * fill}{'.' * (width - fill)}] {done}/{total} frames {rate:.0f}/s ETA {eta:.0f} s",
               end=end, file=stream or sys.stderr, flush=True)
 
+    def close() -> None:
+        """End an unfinished bar's line, so that a message after it starts on a line of its own."""
+        if state["last"] >= 0 and not state["ended"]:
+            state["ended"] = True
+            print(file=stream or sys.stderr, flush=True)
+
+    progress.close = close
     return progress
 
 
@@ -76,8 +90,10 @@ def run(args: argparse.Namespace) -> int:
     from owlx.jobs import run_inline
     from owlx.xsvs import xsvs_job
 
-    if args.max_frames is not None and args.max_frames < 1:
-        raise ParameterError("--max-frames must be at least 1")
+    for name in ("max_frames", "threads", "workers", "chunk_frames"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise ParameterError(f"--{name.replace('_', '-')} must be at least 1")
     settings = settings_from_args(args)
     project = read_project(args.ini, center_convention=args.center_convention)
     for w in project.warnings:
@@ -89,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         raise FileFormatError(f"cannot write the results into '{folder}' (missing or read-only folder); "
                               "choose another file with -o")
     job = xsvs_job(project, settings, output=output, csv_path=csv_path, histogram_csv=args.histogram_csv,
-                   max_frames=args.max_frames, n_threads=max(1, args.threads))
+                   max_frames=args.max_frames, n_threads=max(1, args.threads or 2), n_workers=args.workers,
+                   scheduler=args.scheduler, chunk_frames=args.chunk_frames)
     t0 = time.perf_counter()
 
     def show(item) -> None:
@@ -107,8 +124,11 @@ def run(args: argparse.Namespace) -> int:
         outcome = run_inline(job, on_progress=bar, on_result=show)
     except KeyboardInterrupt:
         job.cancel()
-        print("\nowlx xsvs: interrupted; no results written", file=sys.stderr)
+        bar.close()
+        print("owlx xsvs: interrupted; no results written", file=sys.stderr)
         return 130
+    finally:
+        bar.close()  # an error message then starts on a line of its own
     if outcome.status == "cancelled":
         return 130
     if outcome.status == "failed":
