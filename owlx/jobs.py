@@ -19,13 +19,14 @@ GUI thread.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from .errors import JobCancelled
+from .errors import JobCancelled, OwlxError
 
 ProgressCallback = Callable[[int, int], None]
 ResultCallback = Callable[[Any], None]
@@ -205,6 +206,38 @@ def run_in_thread(
     return _pool.submit(job.run, on_progress, on_result)
 
 
+@contextmanager
+def dask_client(client: Any = None, n_workers: int | None = None, scheduler: str | None = None):
+    """The ``distributed.Client`` a dask run uses: ``client`` itself (left open); else one
+    connected to ``scheduler``; else a ``LocalCluster`` of ``n_workers`` (default 2) worker
+    processes with one thread each. Clients and clusters made here are closed on exit. The
+    local cluster's dashboard takes a free port (the default 8787 may be held by another
+    cluster). An unreachable or malformed scheduler address is an :class:`OwlxError` with a
+    one-line message."""
+    if client is not None:
+        yield client
+        return
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler:
+        try:
+            own = Client(scheduler)
+        except (OSError, ValueError, TimeoutError) as err:
+            raise OwlxError(f"cannot reach the dask scheduler at '{scheduler}' ({err}); start it with "
+                            "`dask scheduler` or check the address") from None
+    else:
+        cluster = LocalCluster(n_workers=int(n_workers or 2), threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=40)
+        own = Client(cluster)
+    try:
+        yield own
+    finally:
+        own.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def run_on_dask(
     fn: Callable[[Any], Any],
     items: Sequence[Any] | Iterable[Any],
@@ -230,57 +263,48 @@ def run_on_dask(
     delivered. An exception raised by ``fn`` cancels the rest and is re-raised. Returns the
     number of items done.
     """
-    from distributed import Client, LocalCluster, as_completed
-
     items = list(items)
+    with dask_client(client, n_workers, scheduler) as used:
+        return _map_on_dask(fn, items, used, on_result, on_progress, cancel)
+
+
+def _map_on_dask(fn, items: list, client: Any, on_result, on_progress, cancel) -> int:
+    from distributed import as_completed
+
     total = len(items)
-    own_client = own_cluster = None
-    if client is None:
-        if scheduler:
-            client = own_client = Client(scheduler)
-        else:
-            own_cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=40)
-            client = own_client = Client(own_cluster)
     is_cancelled = (lambda: bool(getattr(cancel, "cancelled", False))) if cancel is not None else (lambda: False)
     done = 0
     stop = threading.Event()
+    if on_progress is not None:
+        on_progress(0, total)
+    futures = client.map(fn, items, pure=False)
+    item_of = {f.key: item for f, item in zip(futures, items)}
+
+    def watch() -> None:  # turns a cancel into cancelled futures, which as_completed yields
+        while not stop.wait(0.05):
+            if is_cancelled():
+                client.cancel(futures)
+                return
+
+    watcher = threading.Thread(target=watch, name="owlx-dask-cancel", daemon=True)
+    watcher.start()
     try:
-        if on_progress is not None:
-            on_progress(0, total)
-        futures = client.map(fn, items, pure=False)
-        item_of = {f.key: item for f, item in zip(futures, items)}
-
-        def watch() -> None:  # turns a cancel into cancelled futures, which as_completed yields
-            while not stop.wait(0.05):
-                if is_cancelled():
-                    client.cancel(futures)
-                    return
-
-        watcher = threading.Thread(target=watch, name="owlx-dask-cancel", daemon=True)
-        watcher.start()
-        try:
-            for fut in as_completed(futures):
-                if fut.status == "cancelled" or is_cancelled():
-                    break
-                try:
-                    result = fut.result()
-                except Exception:
-                    client.cancel(futures)
-                    raise
-                done += 1
-                if on_result is not None:
-                    on_result((item_of[fut.key], result))
-                if on_progress is not None:
-                    on_progress(done, total)
-        finally:
-            stop.set()
-            watcher.join()
-        if is_cancelled():
-            raise JobCancelled("cancelled")
-        return done
+        for fut in as_completed(futures):
+            if fut.status == "cancelled" or is_cancelled():
+                break
+            try:
+                result = fut.result()
+            except Exception:
+                client.cancel(futures)
+                raise
+            done += 1
+            if on_result is not None:
+                on_result((item_of[fut.key], result))
+            if on_progress is not None:
+                on_progress(done, total)
     finally:
-        if own_client is not None:
-            own_client.close()
-        if own_cluster is not None:
-            own_cluster.close()
+        stop.set()
+        watcher.join()
+    if is_cancelled():
+        raise JobCancelled("cancelled")
+    return done

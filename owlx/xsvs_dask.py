@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
 from .core.xsvs_analysis import ExposureResult, XsvsSettings, analyse_ring
-from .errors import OwlxError, ParameterError
+from .errors import ParameterError
 from .io.xsvs_project import XsvsExposure, XsvsProject
-from .jobs import JobContext, run_on_dask
+from .jobs import JobContext, dask_client, run_on_dask
 from .xsvs import XsvsRun, _frames_to_read, prepare
 from .xsvs_tasks import (
     FrameTask,
@@ -44,37 +43,6 @@ from .xsvs_tasks import (
 __all__ = ["dask_client", "run_project_dask"]
 
 DEFAULT_CHUNK_FRAMES = 80  # per-task overhead made 20–40 slower on the subset (2 workers)
-
-
-@contextmanager
-def dask_client(client: Any = None, n_workers: int | None = None, scheduler: str | None = None):
-    """The ``distributed.Client`` a run uses, as :func:`owlx.jobs.run_on_dask` chooses it:
-    ``client`` itself; else one connected to ``scheduler``; else a ``LocalCluster`` of
-    ``n_workers`` (default 2) processes with one thread each, closed on exit (its dashboard on a
-    free port: ``None`` would still take 8787, which other clusters may hold). An unreachable or
-    malformed scheduler address is an :class:`~owlx.errors.OwlxError` with a one-line message."""
-    if client is not None:
-        yield client
-        return
-    from distributed import Client, LocalCluster
-
-    cluster = None
-    if scheduler:
-        try:
-            own = Client(scheduler)
-        except (OSError, ValueError, TimeoutError) as err:
-            raise OwlxError(f"cannot reach the dask scheduler at '{scheduler}' ({err}); start it with "
-                            "`dask scheduler` or check the address") from None
-    else:
-        cluster = LocalCluster(n_workers=int(n_workers or 2), threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=40)
-        own = Client(cluster)
-    try:
-        yield own
-    finally:
-        own.close()
-        if cluster is not None:
-            cluster.close()
 
 
 class _Reducer:
