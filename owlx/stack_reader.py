@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import OwlxError
 from .io.maskbits import valid_from_bits
+from .io.output_paths import source_files
 
 __all__ = ["StackReader"]
 
@@ -20,7 +21,7 @@ __all__ = ["StackReader"]
 class StackReader:
     """Frames (native dtype) and validity masks (True = valid) of ``session``'s current stack as
     it was when the reader was made. ``shape`` is the frame shape (rows, cols), ``name`` the
-    stack's dataset path ("" when unknown)."""
+    stack's dataset path ("" when unknown), ``files`` the source's files on disk (a list)."""
 
     def __init__(self, session):
         if session.stack is None:
@@ -31,6 +32,8 @@ class StackReader:
         self.io_lock = session.io_lock
         self.shape = tuple(self.stack.frame_shape)
         self.name = str(getattr(session, "stack_path", "") or "")
+        # the files read (none for in-memory data): tools writing a new file must not overwrite them
+        self.files = source_files(getattr(session, "source", None))
 
     def __len__(self) -> int:
         return len(self.stack)

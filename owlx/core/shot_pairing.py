@@ -10,6 +10,11 @@ is usually the ``cheb_raw`` (or ``cheb_unit``) of :func:`owlx.core.ring_cleaning
   programming over subsets; beyond, as a 0/1 integer programme (one variable per pair, every
   shot in exactly one pair; for odd N a free "nobody" partner) solved exactly by HiGHS
   (``scipy.optimize.milp``): about 1 s for 200 shots, 8 s for 400 (``MAX_OPTIMAL``).
+
+Memory: the (n, n) float64 distance matrix (``scipy.spatial.distance.cdist``; 32 MB for 2000
+shots) and O(n) per greedy row, never an (n, n, k) difference array. ``check`` (optional, e.g.
+a job's ``ctx.check``) is called between greedy rows and before an exact solve, so a long
+pairing can be cancelled by raising from it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numba
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.spatial.distance import cdist
 
 from owlx.errors import ParameterError
 
@@ -37,27 +43,29 @@ def _distances(features: np.ndarray) -> np.ndarray:
         raise ParameterError(f"features must have shape (n_shots, n_features), got {np.shape(features)}")
     if not np.all(np.isfinite(f)):
         raise ParameterError("the shot features contain NaN or inf; check the ring fits")
-    diff = f[:, None, :] - f[None, :, :]
-    return np.sqrt((diff * diff).sum(axis=-1))
+    # (n, n) only: broadcasting f[:, None] - f[None] would hold n²·k floats (1.4 GB at 3000 × 10)
+    return cdist(f, f, "euclidean")
 
 
-def _greedy(d: np.ndarray):
+def _greedy(d: np.ndarray, check=None):
+    """Shots in index order each take the nearest shot still free (ties: the lowest index, as a
+    stable sort of the row would). One row at a time: O(n) memory besides ``d``."""
     n = d.shape[0]
-    shifted = d.copy()
-    # a shot never prefers itself: push the diagonal beyond the row's largest distance
-    shifted[np.arange(n), np.arange(n)] += 1.1 * d.max(axis=1)
-    prefs = np.argsort(shifted, axis=1, kind="stable")
-    used = np.zeros(n, bool)
+    free = np.ones(n, bool)
     pairs, dists = [], []
     for i in range(n):
-        if used[i]:
+        if not free[i]:
             continue
-        for j in prefs[i]:
-            if j != i and not used[j]:
-                used[i] = used[j] = True
-                pairs.append((min(i, j), max(i, j)))
-                dists.append(d[i, j])
-                break
+        if check is not None:
+            check()
+        free[i] = False
+        others = np.flatnonzero(free)
+        if others.size == 0:  # odd n: the last free shot stays out
+            break
+        j = int(others[np.argmin(d[i, others])])  # argmin: the first (lowest index) of equal minima
+        free[j] = False
+        pairs.append((i, j))  # i < j: every shot below i is taken already
+        dists.append(d[i, j])
     return pairs, dists
 
 
@@ -130,12 +138,13 @@ def _matching_milp(d: np.ndarray, odd: bool) -> np.ndarray:
     return partner
 
 
-def pair_fits(features: np.ndarray, method: str = "greedy") -> tuple[np.ndarray, np.ndarray]:
+def pair_fits(features: np.ndarray, method: str = "greedy", check=None) -> tuple[np.ndarray, np.ndarray]:
     """Pair shots by the Euclidean distance of their ``features`` (shape (n_shots, k)).
 
     Returns ``(pairs, dists)``: ``pairs`` (n_pairs, 2) int64 with i < j in each row, ordered by
     the first element; ``dists`` the distance of each pair. Even N pairs everyone; odd N leaves
-    exactly one shot out."""
+    exactly one shot out. ``check`` (a callable or None) is called between greedy rows and
+    before the exact solvers; whatever it raises (e.g. ``JobCancelled``) ends the pairing."""
     if method not in PAIR_METHODS:
         raise ParameterError(f"unknown pairing method '{method}'; use one of {', '.join(PAIR_METHODS)}")
     d = _distances(features)
@@ -143,10 +152,12 @@ def pair_fits(features: np.ndarray, method: str = "greedy") -> tuple[np.ndarray,
     if n < 2:
         return np.zeros((0, 2), np.int64), np.zeros(0)
     if method == "greedy":
-        pairs, dists = _greedy(d)
+        pairs, dists = _greedy(d, check)
     else:
         if n > MAX_OPTIMAL:
             raise ParameterError(f"optimal pairing is limited to {MAX_OPTIMAL} shots (got {n}); use 'greedy'")
+        if check is not None:
+            check()  # the solvers cannot be interrupted: the last chance to cancel
         solve = _matching_dp if n <= MAX_DP else _matching_milp
         partner = solve(d, n % 2 == 1)
         pairs = [(i, int(partner[i])) for i in range(n) if partner[i] > i]

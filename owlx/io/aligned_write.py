@@ -17,7 +17,13 @@ HDF5 layout (one new file; group ``group``, default ``/aligned``):
 (JSON), ``owlx_version``, ``notes``.
 
 TIFF: ``<name>.tif`` (float32 pages in stack order) and ``<name>_shifts.csv``
-(``frame,shift_row,shift_col,quality``), both renamed into place at the end.
+(``frame,shift_row,shift_col,quality``), both renamed into place at the end: the CSV first and the
+stack last (the CSV is removed again if the stack's rename fails), so a stack under the final name
+always has its own shifts table beside it.
+
+Given ``inputs`` (the files the frames are read from), the constructor refuses an output that is
+one of them (:func:`owlx.io.output_paths.refuse_input_as_output`): the final rename would replace
+the open data file.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from owlx.errors import DatasetError, FileFormatError
+from owlx.io.output_paths import refuse_input_as_output
 
 __all__ = ["PART_SUFFIX", "AlignedStackWriter"]
 
@@ -49,10 +56,14 @@ class AlignedStackWriter:
 
     Frames may arrive in any order for HDF5, in stack order for TIFF (``k`` = 0, 1, …). Use as
     a context manager: :meth:`finish` publishes the file, leaving the block without it (or by an
-    exception) deletes the partial files.
+    exception) deletes the partial files. ``inputs`` (a path or list of paths, e.g. the open data
+    file) are the files the frames come from: an output naming one of them raises
+    :class:`~owlx.errors.ParameterError` before anything is created.
     """
 
-    def __init__(self, path, n: int, frame_shape: tuple[int, int], fmt: str | None = None, group: str = "/aligned"):
+    def __init__(self, path, n: int, frame_shape: tuple[int, int], fmt: str | None = None, group: str = "/aligned",
+                 inputs=None):
+        refuse_input_as_output(path, inputs)
         self.path = Path(path).resolve()
         self.fmt = _fmt_of(self.path, fmt)
         self.n = int(n)
@@ -66,6 +77,7 @@ class AlignedStackWriter:
         self._next = 0  # TIFF pages are sequential
         self._done = False
         self.csv_path = self.path.with_name(self.path.stem + "_shifts.csv") if self.fmt == "tiff" else None
+        refuse_input_as_output(self.csv_path, inputs)  # the shifts table replaces its name too
         self._tmp = self._part(self.path)
         try:
             if self.fmt == "hdf5":
@@ -82,7 +94,7 @@ class AlignedStackWriter:
                 self._file = tifffile.TiffWriter(self._tmp, bigtiff=self.n * np.prod(self.frame_shape) * 4 > 2**31)
         except (OSError, ValueError) as err:
             self._remove(self._tmp)
-            raise FileFormatError(f"cannot write '{self.path.name}': {err}") from err
+            raise FileFormatError(f"cannot write '{self.path}': {err}; choose a writable folder") from err
 
     @staticmethod
     def _part(path: Path) -> Path:
@@ -90,10 +102,10 @@ class AlignedStackWriter:
 
     @staticmethod
     def _remove(path: Path) -> None:
-        try:
+        """Delete a partial file if it is there. Cleanup runs while another error is being
+        reported (read-only folder, full disk…): its own OSError must not replace that one."""
+        with contextlib.suppress(OSError):
             path.unlink()
-        except FileNotFoundError:
-            pass
 
     def write(self, k: int, image: np.ndarray, shift=(np.nan, np.nan), quality: float = np.nan) -> None:
         """Store aligned frame ``k`` (cast to float32) with its (row, col) shift and peak NCC."""
@@ -101,6 +113,8 @@ class AlignedStackWriter:
         if image.shape != self.frame_shape:
             raise DatasetError(f"frame of shape {image.shape} does not fit the aligned stack {self.frame_shape}")
         k = int(k)
+        if not 0 <= k < self.n:  # k = -1 would silently mark the last frame as written
+            raise DatasetError(f"frame {k} is outside the aligned stack of {self.n} frames (0 … {self.n - 1})")
         if self.fmt == "tiff":
             if k != self._next:
                 raise DatasetError(f"TIFF pages are written in order: expected frame {self._next}, got {k}")
@@ -146,8 +160,15 @@ class AlignedStackWriter:
                 lines += [f"{int(f)},{s[0]!r},{s[1]!r},{q!r}" for f, s, q in
                           zip(frames, self.shifts.tolist(), self.quality.tolist())]
                 csv_tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-                os.replace(self._tmp, self.path)
+                # the table first, the stack last: a stack under the final name always has its
+                # shifts beside it. If the stack's rename fails, the new table is removed again so
+                # it cannot pass for the table of an older stack of that name.
                 os.replace(csv_tmp, self.csv_path)
+                try:
+                    os.replace(self._tmp, self.path)
+                except OSError:
+                    self._remove(self.csv_path)
+                    raise
                 written = [self.path, self.csv_path]
         except OSError as err:
             self.abort()

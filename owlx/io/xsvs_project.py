@@ -5,8 +5,9 @@ A project holds the geometry, the flat field and mask paths and the exposures, e
 frame files with an exposure time. ``.ini`` rules:
 
 * RawConfigParser semantics (no interpolation, option names case-insensitive, ``#``/``;``
-  comment lines); a repeated option keeps the last value (pyxsvs's mask tool appends
-  ``mask =`` lines, and Python 2's parser accepted the repeats).
+  comment lines), parsed strictly (:func:`owlx.io.ini_parse.parse_ini`): a repeated section
+  (two ``[Exp_1]``) or a repeated option is refused with its line number rather than silently
+  merged (pyxsvs's own tools rewrite the whole file, so they never produce repeats).
 * Exposure sections are ``Exp_<integer>``, sorted numerically (Exp_2 before Exp_10); other
   sections besides ``[Main]`` are ignored with a warning. ``mode = XPCS`` and the old pyxpcs
   layout (``[Directories]``…) are refused with a message.
@@ -24,7 +25,6 @@ default): ``row0 = ceny − 1``, ``col0 = cenx − 1``; ``zero_based``: ``row0 =
 
 from __future__ import annotations
 
-import configparser
 import logging
 import os
 import re
@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from owlx.errors import FileFormatError, ParameterError
+from owlx.io.ini_parse import parse_ini
 from owlx.io.open import open_source
 from owlx.io.source import Source
 
@@ -143,12 +144,8 @@ def read_project(path: str | os.PathLike, center_convention: str = "pyxsvs_1base
     except OSError as err:
         raise FileFormatError(f"cannot read the XSVS project '{path}': {err.strerror or err}") from err
     text = raw.decode("utf-8", errors="replace")
-    config = configparser.RawConfigParser(strict=False, comment_prefixes=("#", ";"), inline_comment_prefixes=None)
-    try:
-        config.read_string(text, source=path)
-    except configparser.Error as err:
-        raise FileFormatError(f"'{os.path.basename(path)}' is not a valid pyxsvs input file: {err}") from err
     name = os.path.basename(path)
+    config = parse_ini(text, name, source=path)
     if not config.has_section("Main"):
         if config.has_section("Directories"):
             raise FileFormatError(f"'{name}' uses the old pyxpcs layout ([Directories], [Analysis], …), which owlx "

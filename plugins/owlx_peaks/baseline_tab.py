@@ -8,7 +8,6 @@ disabled and says how to install it.
 
 from __future__ import annotations
 
-import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtWidgets
 
@@ -83,15 +82,15 @@ class BaselineTab(QtWidgets.QWidget):
             self.owner.jobs.run(job, "baseline removal", self._done, button=self.button)
 
     def _done(self, res: bj.BaselineResult) -> None:
+        """Show a result. A frame arrives ready for display (float32, (x, y), levels: made by the
+        job) so nothing here touches the full-size float64 arrays; a profile is one short row."""
         self.result = res
-        sub = res.subtracted
         if res.kind == "frame":
-            self.view.setImage(sub.T.astype(np.float32), autoLevels=True)  # ImageView is (x, y)
+            self.view.setImage(res.shown.image, autoLevels=False, levels=res.shown.levels)
         else:
             x = res.radius.astype(float)
-            for curve, y in zip(self.curves, (res.data, res.baseline, sub)):
+            for curve, y in zip(self.curves, (res.data, res.baseline, res.subtracted)):
                 curve.setData(x, y)
         self.views.setCurrentIndex(bj.KINDS.index(res.kind))
-        mean = float(res.baseline[res.valid].mean()) if res.valid.any() else 0.0
         self.owner.info.setText(f"baseline of the {res.kind} of frame {res.index} removed (level {res.level}); "
-                                f"mean baseline {mean:.4g}")
+                                f"mean baseline {res.mean_baseline:.4g}")

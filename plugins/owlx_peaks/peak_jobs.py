@@ -7,7 +7,7 @@ dataset while a job runs cannot mix two stacks. The algorithms are those of ``ow
 * :func:`peaks_job` — centre (``autocenter``) and peaks (``bragg_peaks`` or
   ``bragg_peaks_persistence``) of one frame, as a :class:`PeakResult`;
 * :func:`azimuthal_job` — ``azimuthal_average`` of one frame;
-* :func:`symmetrise_job` — ``nfold`` of one frame;
+* :func:`symmetrise_job` — ``nfold`` of one frame (with its display image, :class:`Symmetrised`);
 * :func:`align_stack_job` — every listed frame aligned onto a reference frame (``Aligner``) and
   streamed to a file (:class:`owlx.io.aligned_write.AlignedStackWriter`); the value is an
   :class:`AlignedStack` (shifts, quality, files); progress per frame, cancel between frames;
@@ -34,12 +34,15 @@ from owlx.core.persistence import bragg_peaks_persistence
 from owlx.core.stack_mask import CollectionMask
 from owlx.errors import ParameterError
 from owlx.io.aligned_write import AlignedStackWriter
+from owlx.io.output_paths import refuse_input_as_output
 from owlx.jobs import Job
 from owlx.stack_reader import StackReader as FrameReader
 
+from .display_image import DisplayImage, display_image
+
 __all__ = [
-    "AlignedStack", "FrameReader", "PeakResult", "align_stack_job", "azimuthal_job", "centre_job", "find_peaks",
-    "mask_job", "peaks_job", "symmetrise_job",
+    "AlignedStack", "FrameReader", "PeakResult", "Symmetrised", "align_stack_job", "azimuthal_job", "centre_job",
+    "find_peaks", "mask_job", "peaks_job", "symmetrise_job",
 ]
 
 
@@ -112,11 +115,21 @@ def azimuthal_job(reader: FrameReader, index: int, centre, angular_bounds=None) 
     return Job(work, name=f"peaks: azimuthal average of frame {index}")
 
 
+@dataclass
+class Symmetrised:
+    """The ``nfold`` image of a frame (rows, cols) and the same made ready for an image view
+    (float32, (x, y), levels: built by the job, not on the GUI thread)."""
+
+    image: np.ndarray
+    shown: DisplayImage
+
+
 def symmetrise_job(reader: FrameReader, index: int, mod: int, centre) -> Job:
-    """``nfold`` of frame ``index`` about ``centre``: the value is the symmetrised image."""
+    """``nfold`` of frame ``index`` about ``centre``: the value is a :class:`Symmetrised`."""
 
     def work(ctx):
-        return nfold(reader.frame(index), mod, center=centre, mask=reader.mask(index))
+        image = nfold(reader.frame(index), mod, center=centre, mask=reader.mask(index))
+        return Symmetrised(image, display_image(image))
 
     return Job(work, name=f"peaks: {mod}-fold symmetrisation of frame {index}")
 
@@ -139,24 +152,30 @@ class AlignedStack:
 
 def align_stack_job(reader: FrameReader, frames, reference: int, refine: str = "parabolic",
                     max_shift: float | None = None, fill_value: float = 0.0, order: int = 3,
-                    output=None, fmt: str | None = None) -> Job:
+                    output=None, fmt: str | None = None, inputs=None) -> Job:
     """Align every frame of ``frames`` (indices, in that order) onto frame ``reference``.
 
     The reference's transforms are computed once; each frame is read, registered, shifted and
     streamed to ``output`` (HDF5 or TIFF, see :mod:`owlx.io.aligned_write`) in turn, so memory
     holds a few frames whatever the stack length. The file appears under its name only when the
     run completes; cancel (checked between frames) or an error deletes the partial file. With
-    ``output`` None only the shifts are computed. The value is an :class:`AlignedStack`."""
+    ``output`` None only the shifts are computed. The value is an :class:`AlignedStack`.
+
+    ``output`` must not be one of ``inputs`` (default: the files ``reader`` reads,
+    ``reader.files``): the finished file is renamed onto its name, which would replace the open
+    data file; that raises :class:`ParameterError` here, before the job exists."""
     frames = np.asarray(list(frames), dtype=np.int64)
     if frames.size == 0:
         raise ParameterError("no frames to align")
+    inputs = list(getattr(reader, "files", ())) if inputs is None else inputs
+    refuse_input_as_output(output, inputs)
     settings = {"refine": refine, "max_shift": max_shift, "fill_value": fill_value, "order": order}
 
     def work(ctx):
         total = len(frames)
         ctx.progress(0, total)
         aligner = Aligner(reader.frame(reference), reader.mask(reference), refine=refine, max_shift=max_shift)
-        writer = None if output is None else AlignedStackWriter(output, total, reader.shape, fmt)
+        writer = None if output is None else AlignedStackWriter(output, total, reader.shape, fmt, inputs=inputs)
         with writer if writer is not None else nullcontext():
             shifts, quality = np.zeros((total, 2)), np.zeros(total)
             for k, i in enumerate(frames):

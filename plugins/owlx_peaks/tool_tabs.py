@@ -4,7 +4,6 @@ whose centre, frame reader and error reporting it uses; the work runs as jobs.""
 
 from __future__ import annotations
 
-import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtWidgets
 
@@ -100,9 +99,10 @@ class SymmetriseTab(QtWidgets.QWidget):
         job = symmetrise_job(reader, self.owner.session.frame_index, self.mod.value(), centre)
         self.owner.jobs.run(job, "symmetrisation", self._done)
 
-    def _done(self, image) -> None:
-        self.image = image
-        self.view.setImage(self.image.T.astype(np.float32), autoLevels=True)  # ImageView is (x, y)
+    def _done(self, value) -> None:
+        # the job made the float32 (x, y) image and its levels: no full-frame work on the GUI thread
+        self.image = value.image
+        self.view.setImage(value.shown.image, autoLevels=False, levels=value.shown.levels)
         self.owner.info.setText(f"{self.mod.value()}-fold symmetrised")
 
 

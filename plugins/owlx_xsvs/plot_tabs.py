@@ -4,6 +4,10 @@ export of any of them.
 Tabs, in order: P(K) for one q (all exposures), β(t_e), trace, fit parameters, the P(K) grid
 (one panel per q for one exposure) and the ring overlay (static, mask and ring boundaries).
 Only the visible tab is redrawn when results arrive; the others when they are shown.
+
+The ring overlay's image (log static, percentile levels, RGBA mask: ~200 ms at 2048²) is rebuilt
+only when the static shown or the mask changes; a form edit that moves the rings (centre, q, dq,
+geometry) only moves the boundary circles.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ class XsvsPlots(QtWidgets.QTabWidget):
         self.exposures: list = []
         self.q_values = np.zeros(0)
         self.ring_geometry: dict | None = None
-        self.valid: np.ndarray | None = None
+        self._valid: np.ndarray | None = None
+        self._ring_image_key: tuple | None = None  # (static, valid) objects behind the overlay image
         self.histogram = HistogramPlot()
         self.beta = BetaPlot()
         self.trace = TracePlot()
@@ -110,6 +115,23 @@ class XsvsPlots(QtWidgets.QTabWidget):
         for plot in (self.histogram, self.beta, self.trace, self.params, self.grid):
             plot.reset()
 
+    @property
+    def valid(self) -> np.ndarray | None:
+        """The run's mask (rows, cols), True = valid, drawn on the ring overlay; None = unknown."""
+        return self._valid
+
+    @valid.setter
+    def valid(self, valid) -> None:
+        # the same mask again (every form edit may pass it) keeps the old object, so the overlay
+        # sees no change and does not rebuild its image
+        new = None if valid is None else np.asarray(valid, dtype=bool)
+        old = self._valid
+        if new is old or (new is not None and old is not None and new.shape == old.shape
+                          and np.array_equal(new, old)):
+            return
+        self._valid = new
+        self._stale.add(5)
+
     def set_ring_geometry(self, centre: tuple[float, float], q: np.ndarray, dq: float, wavelength_A: float,
                           pix_mm: float, sddist_mm: float, valid: np.ndarray | None = None) -> None:
         """Rings for the overlay tab: centre (row0, col0) [px, 0-based], ring centres q and
@@ -118,7 +140,7 @@ class XsvsPlots(QtWidgets.QTabWidget):
                               "dq": float(dq), "wavelength_A": wavelength_A, "pix_mm": pix_mm,
                               "sddist_mm": sddist_mm}
         if valid is not None:
-            self.valid = np.asarray(valid, dtype=bool)
+            self.valid = valid
         self._stale.add(5)
         self._redraw_visible()
 
@@ -183,8 +205,13 @@ class XsvsPlots(QtWidgets.QTabWidget):
     def _redraw_rings(self, *_):
         exposure = self._exposure(self.exp_choice_rings.currentText())
         static = exposure.static if exposure is not None else None
-        self.rings.show_image(static, self.valid if static is not None else None,
-                              exposure.name if exposure is not None else None)
+        valid = self.valid if static is not None else None
+        key = (static, valid)
+        # compared by identity: the statics of finished exposures never change, and the valid
+        # setter keeps the same object for the same mask
+        if self._ring_image_key is None or any(a is not b for a, b in zip(key, self._ring_image_key)):
+            self.rings.show_image(static, valid, exposure.name if exposure is not None else None)
+            self._ring_image_key = key
+            self.rings.fit_image()  # a new image: show all of it (not on a ring move: keep the user's zoom)
         if self.ring_geometry is not None:
             self.rings.show_rings(**self.ring_geometry)
-        self.rings.fit_image()

@@ -95,12 +95,15 @@ def test_exposures_sort_numerically_and_other_sections_are_ignored(tmp_path):
 
 
 def test_stepped_acquisition_and_repeated_options(tmp_path):
-    text = MAIN + exp_section(1, 1, 10, 1e-3, "files in step = 4\nuseful frames = 2\n") + "\n[Main]\n"
-    text = text.replace("mask = mask.edf\n", "mask = mask.edf\nmask = newmask.edf\n")
+    text = MAIN + exp_section(1, 1, 10, 1e-3, "files in step = 4\nuseful frames = 2\n")
     project = read_project(write_ini(tmp_path, text))
     numbers = [int(Path(f).name[2:6]) for f in project.exposures[0].files]
     assert numbers == [1, 2, 5, 6, 9, 10]
-    assert project.mask_path.endswith("newmask.edf")  # the last of repeated lines wins
+    # repeats are refused, not merged (tests/io/test_xsvs_ini_strict.py has the messages)
+    with pytest.raises(FileFormatError, match="'mask' is set a second time in \\[Main\\]"):
+        read_project(write_ini(tmp_path, text.replace("mask = mask.edf\n", "mask = mask.edf\nmask = newmask.edf\n")))
+    with pytest.raises(FileFormatError, match="section \\[Main\\] appears a second time"):
+        read_project(write_ini(tmp_path, text + "\n[Main]\n"))
 
 
 def test_refused_and_incomplete_inputs(tmp_path):
