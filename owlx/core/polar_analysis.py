@@ -243,7 +243,7 @@ def correlate_frames(per_frame: list[FrameRings], settings: PolarSettings, frame
                                  "by; choose another pairing radius or band, or more frames")
         if usable.size < n:
             notes.append(f"{n - usable.size} frame(s) without a usable ring at {s.pair_row_radius} px were left out")
-        sub_pairs, dists = pair_fits(features[usable], s.pair_method)
+        sub_pairs, dists = pair_fits(features[usable], s.pair_method, check=check)
         pairs = usable[sub_pairs]
         if usable.size % 2:
             notes.append("one frame stays unpaired (odd number of usable frames)")
