@@ -25,6 +25,7 @@ BENCHMARKS = [
     "bench_xsvs.py",
     "bench_peaks.py",
     "bench_fibsem.py",
+    "bench_fibsem_cache.py",
 ]
 
 # A smoke run of each (--quick): fewer repetitions, smaller inputs where the script allows.
@@ -32,6 +33,7 @@ QUICK = {
     "bench_render.py": ["--runs", "5"],
     "bench_patterson.py": [],  # already short
     "bench_fibsem.py": ["--frames", "8", "--ref-frames", "2", "--repeat", "1", "--size", "1024"],
+    "bench_fibsem_cache.py": ["--frames", "6", "--size", "512", "--repeat", "1"],
 }
 
 
