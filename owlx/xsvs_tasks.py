@@ -126,7 +126,7 @@ def head_task(recipe: Recipe, task: FrameTask) -> PartialSums:
                 analysis.add(i, frame)
             i += 1
     if analysis.hist is None and analysis.n_added:
-        analysis._start_histograms()  # fewer frames than static_frames: finish() would do this
+        analysis.start_histograms()  # fewer frames than static_frames: finish() would do this
     return PartialSums(task.k, n, 0, i, analysis.n_added, analysis.hist, analysis.static_sum, analysis.n_static, bad)
 
 

@@ -215,13 +215,16 @@ class ExposureAnalysis:
             self.n_static += 1
             self._kept.append((index, frame))
             if self.n_static == self.settings.static_frames:
-                self._start_histograms()
+                self.start_histograms()
             return
         if self.hist is None:
-            self._start_histograms()
+            self.start_histograms()
         self.hist.add(frame, index, self.rings, self._flat_ring)
 
-    def _start_histograms(self) -> None:
+    def start_histograms(self) -> None:
+        """Fix the histogram bins from the static image of the frames kept so far and histogram
+        them (done by the first frame past ``static_frames``, or by :meth:`finish`; callers that
+        stop adding frames early and reduce histograms elsewhere call it themselves)."""
         static = self.static.ravel()
         edges = [n_edges_from_static(float(static[self.rings.pixels(j)].mean())) if self.rings.npix[j] else 20
                  for j in range(self.rings.n_rings)]
@@ -235,7 +238,7 @@ class ExposureAnalysis:
         if self.n_added == 0:
             raise ParameterError("no frame was added to the exposure")
         if self.hist is None:
-            self._start_histograms()
+            self.start_histograms()
         return [analyse_ring(self.hist, j, self.rings.q[j], self.settings) for j in range(self.rings.n_rings)]
 
 
