@@ -9,6 +9,8 @@ every parameter (the "kwargs Info" of exports).
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from owlx.core.fibsem_features import PRESETS, SiftSettings
@@ -77,8 +79,35 @@ class RegistrationSettings:
             raise ParameterError(f"ImgB_fraction must be in [0, 1], got {self.imgb_fraction}")
         for name in ("evaluation_box", "start_evaluation_box", "stop_evaluation_box"):
             box = getattr(self, name)
-            if len(box) != 4 or min(int(v) for v in box) < 0:
-                raise ParameterError(f"{name} is [top, height, left, width] ≥ 0, got {box}")
+            if not _is_box(box):
+                raise ParameterError(f"{name} is [top, height, left, width], whole numbers ≥ 0, got {box}")
+        for name in ("pixel_size_nm", "z_step_nm"):
+            value = getattr(self, name)
+            # a negative or NaN size would be written into the MRC header as the voxel size
+            if value is not None and not (_is_real(value) and math.isfinite(value) and value > 0):
+                raise ParameterError(f"{name} must be a finite number > 0 (or None: from the file), got {value}")
+
+    def boxes_in_use(self) -> dict:
+        """{setting name: box} of the evaluation boxes this run reads: ``evaluation_box`` (keypoints,
+        and the metrics), with ``sliding_evaluation_box`` also the start and stop boxes."""
+        names = ["evaluation_box"]
+        if self.sliding_evaluation_box:
+            names += ["start_evaluation_box", "stop_evaluation_box"]
+        return {name: tuple(int(v) for v in getattr(self, name)) for name in names}
+
+    def check_boxes(self, frame_shape: tuple[int, int]) -> None:
+        """Raise :class:`ParameterError` when an evaluation box in use does not lie inside frames of
+        ``frame_shape`` (rows, cols); 0 height/width = to the frame's end. Called once the frame
+        size is known, before any stage: an empty crop would otherwise fail inside OpenCV after
+        the data range stage. The sliding boxes interpolate between start and stop, so checking
+        both ends covers every slice."""
+        ny, nx = (int(v) for v in frame_shape)
+        for name, (top, height, left, width) in self.boxes_in_use().items():
+            bottom, right = top + (height or ny - top), left + (width or nx - left)
+            if top >= ny or left >= nx or bottom > ny or right > nx:
+                raise ParameterError(
+                    f"{name} [top, height, left, width] = [{top}, {height}, {left}, {width}] does not fit the "
+                    f"frames of {ny} rows × {nx} columns (rows {top}…{bottom - 1}, columns {left}…{right - 1})")
 
     @classmethod
     def preset(cls, name: str = "fast", **changes) -> RegistrationSettings:
@@ -123,3 +152,16 @@ class RegistrationSettings:
         for key, value in values.items():
             changes[key.split(".", 1)[1] if "." in key else key] = tuple(value) if isinstance(value, list) else value
         return cls().with_changes(**changes)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_box(box) -> bool:
+    """Four whole numbers ≥ 0 ([top, height, left, width]; NaN, fractions and text are not)."""
+    try:
+        values = [float(v) for v in box]
+    except (TypeError, ValueError):
+        return False
+    return len(values) == 4 and all(math.isfinite(v) and v >= 0 and v == int(v) for v in values)

@@ -20,6 +20,7 @@ temporary file and renames it, so a cancelled or killed run leaves whole files o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -76,16 +77,18 @@ def save_keypoints(path: str, kp: Keypoints, frame_id: str, settings_id: str) ->
     as_u8 = desc.astype(np.uint8)
     if desc.size and np.array_equal(as_u8, desc):  # OpenCV SIFT values are whole numbers 0…255
         desc = as_u8
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.{os.getpid()}.{id(kp):x}.tmp"
     try:
+        # inside the try: a cache folder that cannot be made (its parent is a file, no permission)
+        # is a CacheWarning like any other write failure, never an error of the run
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         with open(tmp, "wb") as f:
             np.savez(f, x=kp.xy[:, 0], y=kp.xy[:, 1], size=kp.size, angle=kp.angle, response=kp.response,
                      octave=kp.octave, descriptors=desc, frame_key=np.str_(frame_id),
                      settings_key=np.str_(settings_id))
         os.replace(tmp, path)
     except OSError as err:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):  # cleanup must not replace the warning by another error
             os.remove(tmp)
         warnings.warn(f"cannot write the keypoint cache file '{os.path.basename(path)}': {err}", CacheWarning,
                       stacklevel=2)

@@ -22,6 +22,7 @@ unique temporary name, then ``os.replace``, so a cancelled or killed run leaves 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -62,7 +63,7 @@ def _write_atomic(path: str, write, what: str) -> None:
             write(f)
         os.replace(tmp, path)
     except OSError as err:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):  # cleanup must not replace the warning by another error
             os.remove(tmp)
         warnings.warn(f"cannot write the {what} cache file '{os.path.basename(path)}': {err}", CacheWarning,
                       stacklevel=3)

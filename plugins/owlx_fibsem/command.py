@@ -5,7 +5,8 @@ STACK is a folder of ``.dat`` or TIFF frames, one ``.dat`` file (its folder's st
 files, or a stack file (MRC, TIFF, HDF5 with ``--dataset``). The run writes the registered MRC
 stack, ``<out>_registration.h5`` and the CSV tables (``--xlsx``: also the workbook); ``--cache``
 keeps the per-frame ranges and keypoints and the per-pair fits for reruns and resumed runs; flagged pairs and removed frames are
-printed as warnings, one summary line goes to stdout. Errors a user can cause print one line
+printed as warnings, and so is a record that could not be written (the MRC stack is; exit 0),
+one summary line goes to stdout. Errors a user can cause print one line
 and exit 2 (:func:`owlx.cli.main` does that for OwlxError).
 """
 
@@ -140,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if result.clipped:
         print(f"owlx register: warning: {result.clipped} voxels clipped to the {settings.dtype} range", file=sys.stderr)
+    for text in result.warnings:  # the stack is written: exit 0, but say what is missing
+        print(f"owlx register: warning: {text}", file=sys.stderr)
     if result.keypoint_cache:
         reused = result.cache_reused
         print(f"owlx register: cache {result.keypoint_cache}: reused {reused.get('ranges', 0)}/{result.n_frames} "

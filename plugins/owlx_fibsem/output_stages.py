@@ -2,12 +2,14 @@
 stack, then the quality metrics of consecutive output slices. Both map per-slice tasks of
 :mod:`owlx_fibsem.tasks` over the run's pool and fill in the
 :class:`~owlx_fibsem.pipeline.RegistrationRun`. :func:`refuse_input_as_output` guards the
-output path before a run starts.
+output path before a run starts, :func:`check_output_folder` its folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import time
 
 import numpy as np
@@ -18,7 +20,7 @@ from owlx.errors import ParameterError
 from owlx_fibsem import tasks
 from owlx_fibsem.executor import run_map
 
-__all__ = ["evaluation_boxes", "quality", "refuse_input_as_output", "write_output"]
+__all__ = ["check_output_folder", "evaluation_boxes", "quality", "refuse_input_as_output", "write_output"]
 
 
 def evaluation_boxes(settings: RegistrationSettings, n_slices: int, frame_shape: tuple[int, int]) -> np.ndarray:
@@ -44,7 +46,6 @@ def write_output(run, frames, pool, ctx, progress, output: str) -> None:
     bins = [(k // z, kept[k:k + z], reg.cumulative[k:k + z]) for k in range(0, len(kept), z)]
     voxel = (run.pixel_size_nm * 10.0, run.pixel_size_nm * 10.0, run.z_step_nm * z * 10.0)
     run.voxel_size_A = voxel
-    run.output = os.path.abspath(output)
     labels = (f"owlx FIB-SEM registration: {len(kept)} frames, zbin {z}, model {s.fit.model}",)
     with MrcStackWriter(output, (len(bins), *canvas.shape), s.dtype, voxel, labels) as writer:
         def take(result):
@@ -56,6 +57,9 @@ def write_output(run, frames, pool, ctx, progress, output: str) -> None:
 
         items = [(frames, si, list(fi), list(mi), canvas, s, run.data_range, pool.cv_threads) for si, fi, mi in bins]
         run_map(pool, tasks.warp_task, items, ctx, take, 2 * pool.n_workers)
+    # only now, after the writer closed and renamed the file into place: a failed write must not
+    # leave run.output naming a file that does not exist
+    run.output = os.path.abspath(output)
     run.timings["warp and write"] = time.perf_counter() - t
 
 
@@ -108,3 +112,23 @@ def refuse_input_as_output(output: str | os.PathLike | None, inputs) -> None:
             same = os.path.samefile(path, out)
         if same:
             raise ParameterError(f"the output {output} is the input file itself; choose another output file")
+
+
+def check_output_folder(output: str | os.PathLike | None) -> None:
+    """Raise :class:`ParameterError` "cannot write to FOLDER: REASON; choose another output
+    folder" when the folder of ``output`` is missing or not writable. A temporary file is created
+    there and deleted (permission bits alone do not tell: ACLs, read-only mounts, root), so a bad
+    folder is found before the data range, keypoint and matching stages, not after them."""
+    if not output:
+        return
+    folder = os.path.dirname(os.path.abspath(os.fspath(output)))
+    if not os.path.isdir(folder):
+        reason = "it is not a folder" if os.path.exists(folder) else "the folder does not exist"
+        raise ParameterError(f"cannot write to {folder}: {reason}; choose another output folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".owlx-write-test-", dir=folder)
+    except OSError as err:
+        raise ParameterError(f"cannot write to {folder}: {err.strerror or err}; choose another output folder") from err
+    os.close(fd)
+    with contextlib.suppress(OSError):  # the probe is empty; one left behind is harmless
+        os.remove(probe)

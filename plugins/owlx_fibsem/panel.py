@@ -43,7 +43,6 @@ class FibsemPanel(QtWidgets.QWidget):
         self.session = ctx.session
         self.run = None
         self.pair = None
-        self._metric_rows: list[dict] = []
         self.controls = RegistrationControls()
         self.plots = RegistrationPlots()
         self.plots.setMinimumHeight(240)
@@ -140,7 +139,6 @@ class FibsemPanel(QtWidgets.QWidget):
         if got is None:
             return None
         frames, job = got
-        self._metric_rows = []
         self.plots.clear_steps()
         self.plots.setCurrentWidget(self.plots.shift_plot)
         self.info.setText(f"registering {len(frames)} frames…")
@@ -151,7 +149,8 @@ class FibsemPanel(QtWidgets.QWidget):
         frames = self._frames()
         output = self.controls.output.text().strip() or None
         source = self.session.source
-        inputs = () if source is None or source.path is None else source.path  # never write over the input
+        # never write over the input: every file of a series (checked in the job, off this thread)
+        inputs = () if source is None or source.path is None else (getattr(source, "files", None) or source.path)
         c = self.controls
         return frames, registration_job(frames, c.settings(), output, threads=c.threads.value(), inputs=inputs,
                                         cache_dir=c.cache.text().strip() or None,
@@ -165,8 +164,7 @@ class FibsemPanel(QtWidgets.QWidget):
             fit = event[1]
             self.plots.add_step(fit.index, fit.matrix[0, 2], fit.matrix[1, 2], fit.ok)
         elif kind == "metrics":
-            self._metric_rows.append({"slice": event[1], **event[2]})
-            self.plots.show_metrics(sorted(self._metric_rows, key=lambda r: r["slice"]))
+            self.plots.add_metrics(event[1], event[2])  # drawn by the plots' coalescing timer
 
     def cancel(self) -> None:
         """Stop a running registration (between pairs)."""
@@ -176,13 +174,14 @@ class FibsemPanel(QtWidgets.QWidget):
         self.run = run
         reg = run.registration
         self.plots.show_registration(reg.frames, reg.cumulative, reg.steps, reg.flagged)
-        if run.metrics:
-            self.plots.show_metrics(run.metrics)
+        self.plots.show_metrics(run.metrics)  # the final curves at once, whatever the timer still held
         self.export_button.setEnabled(True)
         self.xlsx_button.setEnabled(xlsx_available())
         where = f", written to {run.output}" if run.output else ""
         self.info.setText(run.report() + where)
         self.ctx.status(f"registered {run.n_frames} frames ({len(run.flagged)} flagged pairs){where}")
+        for text in run.warnings:  # the run is kept (plots, export); what is missing goes to the error indicator
+            self.ctx.error(f"registration finished, but {text}")
 
     # -- export -------------------------------------------------------------------------------
     def export(self, stem: str) -> list:

@@ -43,7 +43,12 @@ from owlx_fibsem.fit_stages import (
     remove_bad_frames,
 )
 from owlx_fibsem.frames import FileFrames, MemoryFrames
-from owlx_fibsem.output_stages import quality, refuse_input_as_output, write_output
+from owlx_fibsem.output_stages import (
+    check_output_folder,
+    quality,
+    refuse_input_as_output,
+    write_output,
+)
 
 
 @dataclass
@@ -68,6 +73,7 @@ class RegistrationRun:
     keypoint_cache: str | None = None  # the cache folder (ranges, keypoints, pair fits), when one was used
     cache_reused: dict = field(default_factory=dict)  # {"ranges": k, "pairs": m} read from the cache folder
     timings: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # problems after the registration finished (record files)
 
     @property
     def fits(self) -> list[PairFit]:
@@ -92,6 +98,7 @@ class RegistrationRun:
                          f"on_failure={self.settings.post.on_failure}")
         for key, (mean, spread) in self.summary.items():
             lines.append(f"{key}: mean {mean:.4g}, spread {spread:.3g}")
+        lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
@@ -110,10 +117,13 @@ def register_stack(frames, settings: RegistrationSettings | None = None, output:
     n = len(frames)
     if n < 2:
         raise DatasetError(f"registration needs at least 2 frames; the stack has {n}")
+    s.check_boxes(frames.frame_shape())  # before stage 1: a box off the frame fails only in SIFT, later
     info = frames.info()
     eight_bit = np.dtype(frames.dtype()) == np.uint8
     nz = -(-n // int(s.zbin))
-    total = (0 if eight_bit and not cache_dir else n) + n + (n - 1) + (nz + max(nz - 1, 0) if output else 0)
+    # the metrics' nz − 1 steps only when they run: the bar must reach its total to end its line
+    total = (0 if eight_bit and not cache_dir else n) + n + (n - 1) + ((nz + (max(nz - 1, 0) if metrics else 0))
+                                                                         if output else 0)
     state = {"done": 0}
 
     def progress(k: int) -> None:
@@ -181,19 +191,23 @@ def registration_job(frames, settings: RegistrationSettings | None = None, outpu
     address or ``client``). Its value is the :class:`RegistrationRun`; with ``output`` and
     ``record`` the run's record and CSV tables are written next to the MRC file. ``output`` must
     not be an input file: the files of a :class:`FileFrames` and ``inputs`` (the files behind
-    :class:`MemoryFrames`) are checked. ``cache_dir``: the cache folder of stages 1–3
+    :class:`MemoryFrames`) are checked: one path here, a series in the job (its error is then the
+    failed job's). The output folder must exist and be writable (checked here, by a temporary
+    file). A record that cannot be written is a warning in ``run.warnings``, not a failed job
+    (:func:`write_record`). ``cache_dir``: the cache folder of stages 1–3
     (:func:`register_stack`); ``xlsx``: also write the record as ``<output stem>_registration.xlsx``
     (needs openpyxl; checked here, before any work)."""
     s = settings or RegistrationSettings()
     if isinstance(frames, (str, os.PathLike, list, tuple)):
         frames = FileFrames.of(frames, channel=s.channel, fuse=s.imgb_fraction > 0)
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    if isinstance(frames, FileFrames):
-        # A folder source is checked file by file: an output named like one of its slices would
-        # overwrite that slice while it is still to be read.
-        inputs = [*inputs, *frames.files()]
-    refuse_input_as_output(output, inputs)
+    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs or ())
+    # One path costs one realpath: checked now, so the caller sees the error at once. A series
+    # (a file list, a folder's members: thousands of files, maybe on a network disk) is checked
+    # in the job, off the GUI thread; its error arrives as the failed job's error.
+    check_inputs_in_job = isinstance(frames, FileFrames) or len(inputs) > 1
+    if not check_inputs_in_job:
+        refuse_input_as_output(output, inputs)
+    check_output_folder(output)
     if xlsx and output and record:
         from owlx.io.fibsem_record import require_openpyxl
 
@@ -203,15 +217,31 @@ def registration_job(frames, settings: RegistrationSettings | None = None, outpu
         raise DatasetError("a dask run reads frames in its workers: give a file path, not frames in memory")
 
     def work(ctx: JobContext) -> RegistrationRun:
+        if check_inputs_in_job:
+            # a folder source is checked file by file: an output named like one of its slices
+            # would overwrite that slice while it is still to be read
+            refuse_input_as_output(output, [*inputs, *(frames.files() if isinstance(frames, FileFrames) else ())])
         pool = make_pool(threads, n_workers, scheduler, client)
         try:
             run = register_stack(frames, s, output, pool, ctx, metrics, cache_dir)
         finally:
             pool.close()
         if output and record:
-            from owlx_fibsem.export import write_run_record
-
-            write_run_record(run, xlsx=xlsx)
+            write_record(run, xlsx)
         return run
 
     return Job(work, name="FIB-SEM registration")
+
+
+def write_record(run: RegistrationRun, xlsx: bool = False) -> None:
+    """Write the run's record files (CSV tables, ``_registration.h5``, with ``xlsx`` the
+    workbook). The MRC stack is written by then: a record that cannot be written (a folder in
+    the way, a full disk) goes to ``run.warnings`` instead of failing the job and losing the
+    finished registration."""
+    from owlx_fibsem.export import write_run_record
+
+    try:
+        write_run_record(run, xlsx=xlsx)
+    except Exception as err:  # noqa: BLE001 - whatever broke the record, the MRC and the run stay valid
+        run.warnings.append(f"the registration record next to {run.output} was not written: "
+                            f"{type(err).__name__}: {err}")

@@ -1,15 +1,20 @@
 """The FIB-SEM panel's plots (pyqtgraph): per-pair steps and cumulative shifts, scales, the
 quality metrics per output slice, and the residuals of a previewed pair. Display only: every
-array arrives computed; flagged pairs are drawn in red."""
+array arrives computed; flagged pairs are drawn in red.
+
+Metrics streamed during a run (:meth:`RegistrationPlots.add_metrics`) go into per-metric numpy
+buffers indexed by output slice and are drawn at most every :data:`REDRAW_MS` by a single-shot
+timer: redrawing four curves of all rows on every event would be O(n²) GUI work over a long run."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5 import QtWidgets
+from PyQt5 import QtCore, QtWidgets
 
 __all__ = ["RegistrationPlots"]
 
+REDRAW_MS = 200  # coalescing interval of the streamed metrics curves
 METRICS = (("ncc", "NCC", "y"), ("nsad", "NSAD", "c"), ("nmi", "NMI", "m"), ("frc_bandwidth", "FRC bandwidth", "w"))
 
 
@@ -52,11 +57,21 @@ class RegistrationPlots(QtWidgets.QTabWidget):
                             (self.residual_plot, "Residuals")):
             self.addTab(plot, title)
         self._steps: dict[int, tuple[float, float, bool]] = {}
+        self._metric_values = np.full((0, len(METRICS)), np.nan)  # row = output slice, column = METRICS entry
+        self._metric_seen = np.zeros(0, dtype=bool)
+        self.metric_redraws = 0  # how often the metrics curves were set (tests check the coalescing)
+        self._metric_timer = QtCore.QTimer(self)
+        self._metric_timer.setSingleShot(True)
+        self._metric_timer.setInterval(REDRAW_MS)
+        self._metric_timer.timeout.connect(self.redraw_metrics)
 
     def clear_steps(self) -> None:
         self._steps.clear()
         for item in (self.shift_x, self.shift_y, self.step_x, self.step_y, self.flagged):
             item.setData([], [])
+        self._metric_timer.stop()
+        self._metric_values = np.full((0, len(METRICS)), np.nan)
+        self._metric_seen = np.zeros(0, dtype=bool)
         for curve in self.metric_curves.values():
             curve.setData([], [])
 
@@ -87,10 +102,38 @@ class RegistrationPlots(QtWidgets.QTabWidget):
         self.scale_sxy.setData(f, 1 + cum[:, 0, 1])
         self.scale_syx.setData(f, 1 + cum[:, 1, 0])
 
+    def add_metrics(self, index: int, values: dict) -> None:
+        """One output slice's metrics as they arrive (any order): stored at row ``index`` of the
+        buffers; the curves are redrawn by the coalescing timer, not here."""
+        i = int(index)
+        if i >= len(self._metric_seen):  # grow geometrically: amortised O(1) per slice
+            size = max(i + 1, 2 * len(self._metric_seen), 64)
+            values_ = np.full((size, len(METRICS)), np.nan)
+            values_[:len(self._metric_values)] = self._metric_values
+            seen = np.zeros(size, dtype=bool)
+            seen[:len(self._metric_seen)] = self._metric_seen
+            self._metric_values, self._metric_seen = values_, seen
+        self._metric_values[i] = [values.get(key, np.nan) for key, _, _ in METRICS]
+        self._metric_seen[i] = True
+        if not self._metric_timer.isActive():
+            self._metric_timer.start()
+
+    def redraw_metrics(self) -> None:
+        """Set the metrics curves from the buffers, in slice order (also the timer's slot)."""
+        self._metric_timer.stop()
+        self.metric_redraws += 1
+        rows = np.flatnonzero(self._metric_seen)
+        for k, (key, _, _) in enumerate(METRICS):
+            self.metric_curves[key].setData(rows.astype(float), self._metric_values[rows, k])
+
     def show_metrics(self, rows: list[dict]) -> None:
-        s = np.array([r["slice"] for r in rows], dtype=float)
-        for key, curve in self.metric_curves.items():
-            curve.setData(s, [r.get(key, np.nan) for r in rows])
+        """Replace the metrics by ``rows`` ({"slice": s, metric: value…}, e.g. a finished run's) and
+        draw them now."""
+        self._metric_values = np.full((0, len(METRICS)), np.nan)
+        self._metric_seen = np.zeros(0, dtype=bool)
+        for r in rows:
+            self.add_metrics(r["slice"], r)
+        self.redraw_metrics()
 
     def show_residuals(self, residuals: np.ndarray) -> None:
         r = np.asarray(residuals, dtype=float).reshape(-1, 2)

@@ -87,3 +87,27 @@ def test_corrupt_files_warn_and_return_none(tmp_path, damage):
     save_keypoints(path, keypoints(50), "f1", "s1")  # overwritten by the recomputation
     assert same(load_keypoints(path, "f1", "s1"), keypoints(50))
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_cache_folder_under_a_file_is_a_warning(tmp_path):
+    """A cache path whose parent is a file: makedirs fails, and that is a CacheWarning, not an OSError."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    path = cache_file(blocker / "kp", "frame_000001")
+    with pytest.warns(CacheWarning, match="cannot write the keypoint cache file 'frame_000001.kp.npz'"):
+        save_keypoints(path, keypoints(), "f1", "s1")
+    assert blocker.read_text() == "x" and not Path(path).exists()
+
+
+def test_failed_cleanup_still_warns(tmp_path, monkeypatch):
+    """The rename fails and so does removing the temporary file: still only a CacheWarning."""
+    import owlx.io.fibsem_keypoints as mod
+
+    def refuse(*_args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(mod.os, "replace", refuse)
+    monkeypatch.setattr(mod.os, "remove", refuse)
+    with pytest.warns(CacheWarning, match="Permission denied"):
+        save_keypoints(cache_file(tmp_path, "frame_000002"), keypoints(), "f1", "s1")
+    assert len(list(tmp_path.glob("*.kp.npz"))) == 0

@@ -121,3 +121,18 @@ def test_unwritable_folder_is_a_warning_not_an_error(tmp_path):
     blocker.write_text("x")  # a file where the cache folder should be
     with pytest.warns(CacheWarning, match="cannot write"):
         save_pair(pair_file(blocker / "sub", "a", "b"), a_fit(), "k1")
+
+
+def test_failed_cleanup_still_warns(tmp_path, monkeypatch):
+    """The rename fails and so does removing the temporary file: still only a CacheWarning."""
+    import owlx.io.fibsem_stage_cache as mod
+
+    def refuse(*_args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(mod.os, "replace", refuse)
+    monkeypatch.setattr(mod.os, "remove", refuse)
+    with pytest.warns(CacheWarning, match="Permission denied"):
+        save_range(range_file(tmp_path, "frame_000001"), 1.0, 2.0, "f1", "s1")
+    with pytest.warns(CacheWarning, match="Permission denied"):
+        save_pair(pair_file(tmp_path, "a", "b"), a_fit(), "k1")

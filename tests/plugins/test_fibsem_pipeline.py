@@ -160,21 +160,30 @@ def test_owlx_register_command(dat_folder, tmp_path, capsys):
 
 
 def test_output_over_an_input_file_is_refused(dat_folder, tmp_path):
-    """Writing the MRC over a file still being read would destroy the data: refused up front."""
+    """Writing the MRC over a file still being read would destroy the data: refused before any
+    work. One path is checked when the job is made; a series (a file list, a folder's members) in
+    the job, off the GUI thread: the job fails with the same message."""
     from owlx.errors import ParameterError
 
     folder, _ = dat_folder
     first, second = sorted(Path(folder).glob("*.dat"))[:2]
     before = first.read_bytes()
-    with pytest.raises(ParameterError, match="input file itself"):
-        registration_job([str(first), str(second)], settings(), str(first))
+
+    def refused_in_job(job):
+        events = []
+        outcome = run_inline(job, on_result=events.append, raise_errors=False)
+        assert outcome.status == "failed" and isinstance(outcome.error, ParameterError)
+        assert "input file itself" in str(outcome.error) and events == []  # before stage 1
+
+    refused_in_job(registration_job([str(first), str(second)], settings(), str(first)))
     link = tmp_path / "same.dat"
     link.symlink_to(first)
     with pytest.raises(ParameterError, match="input file itself"):
         registration_job(MemoryFrames([np.zeros((4, 4))] * 2), settings(), str(link), inputs=str(first))
     # a folder source: an output named like one of its slices is refused too
-    with pytest.raises(ParameterError, match="input file itself"):
-        registration_job(str(folder), settings(), str(second))
+    refused_in_job(registration_job(str(folder), settings(), str(second)))
+    refused_in_job(registration_job(MemoryFrames([np.zeros((4, 4))] * 2), settings(), str(link),
+                                    inputs=[str(second), str(first)]))
     assert first.read_bytes() == before
     registration_job(MemoryFrames([np.zeros((4, 4))] * 2), settings(), str(tmp_path / "new.mrc"), inputs=str(first))
     registration_job(str(folder), settings(), str(Path(folder) / "registered.mrc"))  # a new file in it is fine
