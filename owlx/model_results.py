@@ -5,13 +5,17 @@
 * On open it reads ``<group>/model/`` from the data file and then from the sidecar (a dataset
   present in the sidecar wins, §2.7). Per-frame values are ``ds[:N]``; frames missing from a
   short dataset get Owl's default; Owl's datasets padded to a multiple of 10 000 are only sliced.
-  General values are ``ds[0]`` (0-d accepted); ``simple`` is read as ``nrphotons``.
+  General values are ``ds[0]`` (0-d accepted); ``simple`` is read as ``nrphotons``. A text
+  setting Owl cannot hold as owlx means it has a companion ``owlx_<name>`` that wins, unless
+  Owl changed its own dataset since (:func:`~owlx.io.writeplan.owlx_text_value`).
 * :meth:`apply` stores one :class:`~owlx.core.sphere_records.SphereFitResult` (spec/sphere.md
   §5.2). A failed frame keeps its previous values and gets ``fitError = NaN`` (viewer.md B2).
 * :meth:`contribute` plans the writes with :class:`~owlx.io.writeplan.WritePlan`: only frames
   changed since the last save (all with ``full``), so entries ≥ N of a padded dataset are never
-  touched; the plan's type checks send a save that does not fit (an over-long string) to the
-  sidecar.
+  touched. ``materialType`` gets the nearest key Owl accepts (``poliovirus`` → ``virus``) and
+  ``owlx_materialType`` the exact material; a text too long for Owl's field stays in
+  ``owlx_<name>`` with a warning in the save report. Floats equal to 1e-12 relative (µm → m → µm
+  noise) are not changes.
 * :meth:`apply` with ``names`` stores only some of a record's values (a single fit step of
   the Model panel); :meth:`set_frame_values` stores values typed by hand; :meth:`set_general`
   with ``quiet`` keeps display-only parameters (``_visibility``, ``_modelMinimaAlpha``) that are
@@ -36,10 +40,17 @@ from owlx.core.sphere_records import (
     FitSettings,
     SphereFitResult,
     owl_general_values,
+    owl_material,
     owl_model_values,
 )
 from owlx.io.results import open_read
-from owlx.io.writeplan import WritePlan
+from owlx.io.writeplan import (
+    OWL_VALUE_ATTR,
+    OWLX_PREFIX,
+    REL_TOL,
+    WritePlan,
+    owlx_text_value,
+)
 
 __all__ = ["GENERAL_DEFAULTS", "PER_FRAME_NAMES", "SEED", "ModelResults", "settings_from_values"]
 
@@ -74,6 +85,16 @@ def _default(name: str) -> float:
     return OWL_MODEL_DEFAULTS.get(name, math.nan)
 
 
+def _same(a, b) -> bool:
+    """Equal, with floats compared to :data:`~owlx.io.writeplan.REL_TOL` (a fit's settings come
+    back through unit conversions, 110 µm → 1.1e-4 m → 109.99999999999999 µm)."""
+    numbers = (int, float, np.integer, np.floating)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        a, b = float(a), float(b)
+        return a == b or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=REL_TOL)
+    return a == b
+
+
 def _general_value(ds: h5py.Dataset):
     raw = ds[()] if ds.ndim == 0 else ds[(0,) * ds.ndim]
     if isinstance(raw, (bytes, np.bytes_)):
@@ -83,6 +104,16 @@ def _general_value(ds: h5py.Dataset):
     if np.issubdtype(np.asarray(raw).dtype, np.integer):
         return int(raw)
     return float(raw)
+
+
+def _first_text(value) -> str | None:
+    """The first element of a string attribute as str (None when absent)."""
+    if value is None:
+        return None
+    arr = np.asarray(value).ravel()
+    item = arr[0] if arr.size else ""
+    return bytes(item).split(b"\0", 1)[0].decode("utf-8", "replace") if isinstance(item, (bytes, np.bytes_)) \
+        else str(item)
 
 
 @dataclass
@@ -99,6 +130,7 @@ def _read_model(path: str, group: str, n: int, swmr: bool = False) -> _Read:
             model = f.get(group.rstrip("/") + "/model")
             if not isinstance(model, h5py.Group):
                 return out
+            companions = {}  # name -> (owlx_<name> value, what Owl saw then)
             for name, obj in model.items():
                 if not isinstance(obj, h5py.Dataset):
                     continue
@@ -110,12 +142,20 @@ def _read_model(path: str, group: str, n: int, swmr: bool = False) -> _Read:
                         values = np.asarray(obj[:n], dtype=np.float64)  # never more than N
                         out.per_frame[name] = values
                     elif name in GENERAL_DEFAULTS and obj.size:
-                        value = _general_value(obj)
-                        if name == "_fitIntensityMethod" and value == "simple":
-                            value = "nrphotons"
-                        out.general[name] = value
+                        out.general[name] = _general_value(obj)
+                    elif name.startswith(OWLX_PREFIX) and name[len(OWLX_PREFIX):] in _TEXT and obj.size:
+                        seen = obj.attrs.get(OWL_VALUE_ATTR)
+                        companions[name[len(OWLX_PREFIX):]] = (str(_general_value(obj)), _first_text(seen))
                 except (OSError, TypeError, ValueError) as err:
                     out.warnings.append(f"model/{name} could not be read ({err}); ignored")
+            for name, (value, seen) in companions.items():
+                owl_now = out.general.get(name)
+                out.general[name], owl_changed = owlx_text_value(owl_now, value, seen)
+                if owl_changed:
+                    out.warnings.append(f"model/{name} was changed to {owl_now!r} outside owlx after owlx stored "
+                                        f"{value!r} in {OWLX_PREFIX}{name}; using {owl_now!r}")
+            if out.general.get("_fitIntensityMethod") == "simple":
+                out.general["_fitIntensityMethod"] = "nrphotons"
     except OSError as err:
         out.warnings.append(f"cannot read the model of '{os.path.basename(path)}': {err}")
     return out
@@ -159,6 +199,7 @@ class ModelResults:
         self._general_dirty: set[str] = set()
         self._general_quiet: set[str] = set()  # changed, written with the next save, not dirty
         self._quiet_planned: set[str] = set()
+        self._delta: tuple[float, float] | None = None  # (δ, λ [m]) of the last settings, for custom
         self.on_change = None  # optional callable(frames) after apply
 
     # -- the provider protocol -----------------------------------------------------------------
@@ -186,7 +227,8 @@ class ModelResults:
         for name, value in names.items():
             if full and name not in self.saved_general and name not in changed:
                 continue  # Owl's defaults that nobody set are not written
-            plan.plan_general_dataset(group.rstrip("/") + "/model", name, value)
+            owl_value = self._owl_material(value) if name == "materialType" else None
+            plan.plan_general_dataset(group.rstrip("/") + "/model", name, value, owl_value=owl_value)
         self._quiet_planned = set(self._general_quiet)
 
     def mark_saved(self) -> None:
@@ -259,16 +301,33 @@ class ModelResults:
         written with the next save of this model without making it unsaved (viewer.md Mo10)."""
         if name not in GENERAL_DEFAULTS:
             raise KeyError(f"unknown model parameter {name!r}")
-        if self.general.get(name) != value or name not in self.saved_general:
-            if quiet and self.general.get(name) == value:
+        old = self.general.get(name)
+        if not _same(old, value) or name not in self.saved_general:
+            if quiet and _same(old, value):
                 return
+            if _same(old, value):
+                value = old  # keep the stored number exactly, not its rounding-noise twin
             self.general[name] = value
             (self._general_quiet if quiet else self._general_dirty).add(name)
 
     def set_settings(self, settings: FitSettings) -> None:
         """Record the experiment and recipe used as Owl's general parameters (§5.2)."""
+        self._delta = (float(settings.delta), float(settings.wavelength_m))
         for name, value in owl_general_values(settings).items():
             self.set_general(name, value)
+
+    def _owl_material(self, material: str) -> str:
+        """The key Owl accepts for ``material`` (a custom one by its δ at the last fit's energy)."""
+        from owlx.io.materials_data import material_index
+
+        if self._delta is None:
+            return owl_material(material)
+        delta, lam = self._delta
+        energy_eV = 1.98644586e-25 / lam / 1.602176634e-19
+        try:
+            return owl_material(material, delta, lambda key: material_index(key, energy_eV).real)
+        except Exception:  # noqa: BLE001 - energy outside the tables: Owl's default
+            return owl_material(material)
 
     def _resize(self, n: int) -> None:
         n = int(n)

@@ -8,8 +8,9 @@ Part of :class:`owlx.session.Session` (a mixin, so the session module stays read
   ``tags_changed`` re-emits the current set's changes, ``dirty_changed`` follows
   :attr:`dirty` (the title's ``*``, W5).
 * :meth:`save` runs formats.md §2.6: into the data file when it can take the whole save,
-  otherwise (read-only, locked, a layout that does not fit, live mode, non-HDF5 data, or a
-  sidecar already in use) into the sidecar, with the reason in the report. Saving into the
+  otherwise (read-only, a layout that does not fit, live mode, non-HDF5 data, or a sidecar
+  already in use) into the sidecar, with the reason in the report; a file open elsewhere raises
+  :class:`~owlx.io.save.SaveBusy` (temporary, no sidecar). Saving into the
   data file closes the reader and reopens the file afterwards: the session swaps in the new
   :class:`Source` and stacks (same paths, same frame, order and filters) and emits
   ``source_reopened(source)``, after which observers must re-fetch ``session.source``,
@@ -39,6 +40,7 @@ from .io.results import (
 )
 from .io.save import (
     GroupWrite,
+    SaveBusy,
     SaveRefused,
     SaveReport,
     retire_sidecar,
@@ -211,7 +213,10 @@ class ResultsMixin:
         Into the data file when it can take the whole save; otherwise into the sidecar, unless
         ``fallback`` is False, in which case :class:`~owlx.io.save.SaveRefused` is raised with
         the reason and nothing is written (the GUI then offers Save to sidecar / Save as…).
-        Unsaved flags are cleared only after a successful write; on
+        A data file held open elsewhere raises :class:`~owlx.io.save.SaveBusy` (a SaveRefused)
+        whatever ``fallback`` says: that is temporary, and a sidecar once used takes every later
+        save, so it must not start one; the GUI offers the sidecar for it like any refusal. Settings Owl cannot see as owlx does are named in the report's
+        ``warnings``. Unsaved flags are cleared only after a successful write; on
         :class:`~owlx.io.save.SaveError` they stay.
         """
         self._require_file()
@@ -232,7 +237,7 @@ class ResultsMixin:
                     report = save_to_data_file(path, writes, self._close_for_save, self._reopen_after_save, progress)
                 return self._finish_save(report, writes)
             except SaveRefused as err:
-                if not fallback:
+                if not fallback or isinstance(err, SaveBusy):  # busy is temporary: no sticky sidecar
                     raise
                 reason = str(err)
         return self._finish_save(self._write_sidecar(writes, reason, progress), writes)

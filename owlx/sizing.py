@@ -296,7 +296,12 @@ def sizing_job(
                 job.saves.append(session.save(fallback=fallback))
             except OwlxError as err:
                 if final:
-                    raise
+                    # e.g. the file is open elsewhere (SaveBusy): say that the fits are not on disk
+                    from owlx.io.save import SaveBusy, SaveError
+
+                    n = len(model.pending_frames)
+                    kind = SaveBusy if isinstance(err, SaveBusy) else SaveError
+                    raise kind(f"the sizing results of {n} frame(s) were not saved: {err}") from err
                 if not state.get("warned"):
                     state["warned"] = True
                     job.warnings.append(f"saving the sizing results failed: {err}; they are kept in memory "

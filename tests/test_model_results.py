@@ -78,7 +78,9 @@ def test_new_model_datasets_check6(tmp_path):
         assert ds.attrs["numEvents"].dtype == np.int64 and ds.attrs["numEvents"].tolist() == [n]
         assert ds[3] == 55.0 and ds[0] == 100.0  # Owl's default elsewhere
         mt = f[G + "/model/materialType"]
-        assert mt.shape == (1,) and mt.dtype == "S32" and mt[0] == b"poliovirus"
+        assert mt.shape == (1,) and mt.dtype == "S32" and mt[0] == b"virus"  # a key Owl accepts
+        own = f[G + "/model/owlx_materialType"]
+        assert own.shape == (1,) and own.dtype == "S32" and own[0] == b"poliovirus"
         assert f[G + "/model/fitErrorDiameterNM"][3] == pytest.approx(4e-20 / 1e-9)
         assert f[G + "/model/owlx_stderrDiameterNM"][3] == 0.3
     # read back on open
@@ -94,18 +96,20 @@ def test_string_too_long_goes_to_sidecar_check8(tmp_path):
     before = _sha(path)
     s = owlx.open(str(path))
     assert s.model.general["_fitIntensityMethod"] == "nrphotons"  # old name read as nrphotons
-    s.model.set_general("materialType", "poliovirus")
+    s.model.set_general("materialType", "poliovirus")  # Owl's 'virus' fits the S5
+    s.model.set_general("_fitIntensityMethod", "pixelwise")  # does not fit the S6
     s.model.apply(_record(2))
     report = s.save()
     assert report.target == "sidecar"
-    assert "materialType" in report.reason and "S5" in report.reason
+    assert "_fitIntensityMethod" in report.reason and "S6" in report.reason
     assert _sha(path) == before
     with h5py.File(report.path) as f:
-        assert f[G + "/model/materialType"][0] == b"poliovirus"
+        assert f[G + "/model/_fitIntensityMethod"][0] == b"pixelwise"
         assert f[G + "/model/diameterNM"][2] == 55.0
     s.close()
     s = owlx.open(str(path))  # the sidecar's values win on open
-    assert s.model.general["materialType"] == "poliovirus" and s.model.values["diameterNM"][2] == 55.0
+    assert s.model.general["materialType"] == "poliovirus" and s.model.general["_fitIntensityMethod"] == "pixelwise"
+    assert s.model.values["diameterNM"][2] == 55.0
 
 
 def test_failed_record_keeps_values_nan_fit_error(tmp_path):

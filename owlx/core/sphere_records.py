@@ -23,10 +23,12 @@ from owlx.core.sphere_pixels import Experiment
 from owlx.errors import ParameterError
 
 __all__ = [
+    "OWL_MATERIALS",
     "OWL_MODEL_DEFAULTS",
     "FitSettings",
     "SphereFitResult",
     "owl_general_values",
+    "owl_material",
     "owl_model_arrays",
     "owl_model_values",
 ]
@@ -291,6 +293,31 @@ def owl_general_values(settings: FitSettings) -> dict:
         if s.intensity_method != "none" else "nrphotons",
         "_fitModelMethod": "refine" if s.refine_iterations > 0 else "fast",
     }
+
+
+#: The material keys Owl (libspimage) accepts in ``materialType`` (viewer.md Mo2).
+OWL_MATERIALS = ("protein", "cell", "latex", "water", "dna", "lipid", "genophore", "virus",
+                 "mimivirus", "carboxysome", "sucrose", "gold")
+#: owlx's Condor presets (spec/sphere.md §3.3) → the libspimage key of the same kind of sample
+#: (styrene → latex: polystyrene spheres, the same C:H = 1:1)
+_OWL_NEAREST = {"poliovirus": "virus", "condor_water": "water", "condor_protein": "protein",
+                "condor_sucrose": "sucrose", "styrene": "latex"}
+
+
+def owl_material(material: str, delta: float | None = None, delta_of=None) -> str:
+    """The key Owl accepts that is nearest to owlx's ``material`` (what ``materialType`` gets;
+    the exact name goes to ``owlx_materialType``). Owl's keys map to themselves, Condor presets
+    to the same kind of sample (``poliovirus`` → ``virus``). Any other name (``custom``): the
+    key whose δ (``delta_of(key)``, at the fit's energy) is nearest to the material's ``delta``;
+    without them, Owl's default ``water``."""
+    key = str(material).strip().lower()
+    if key in OWL_MATERIALS:
+        return key
+    if key in _OWL_NEAREST:
+        return _OWL_NEAREST[key]
+    if delta_of is not None and delta is not None and math.isfinite(delta):
+        return min(OWL_MATERIALS, key=lambda k: abs(delta_of(k) - delta))
+    return "water"
 
 
 #: Owl's defaults of the per-frame model datasets (formats §2.3); owlx_ extras default to NaN.

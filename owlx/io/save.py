@@ -6,8 +6,10 @@
    (:class:`SaveRefused`); the caller then saves to the sidecar.
 2. The caller's read handle is closed (``close_reader``): HDF5 refuses to open for writing a
    file the same process holds open read-only.
-3. ``h5py.File(path, "r+")``; a refusal (permission, read-only file system, a lock held
-   elsewhere) raises :class:`SaveRefused` after the reader was reopened.
+3. ``h5py.File(path, "r+")``; a refusal (permission, read-only file system) raises
+   :class:`SaveRefused` after the reader was reopened. A file held open elsewhere (another
+   handle in this process, or an HDF5 file lock of another process) raises :class:`SaveBusy`
+   instead: that is temporary, so the caller must not move the save to the sidecar for good.
 4. The plan runs (groups, datasets, resizes, data, attributes), then ``flush()`` and close.
 5. The read handle is reopened (``reopen_reader``) whatever happened. The caller clears its
    unsaved flags only after a :class:`SaveReport` came back; on :class:`SaveError` they stay.
@@ -50,6 +52,13 @@ class SaveRefused(SaveError):
         self.blockers = list(blockers)
 
 
+class SaveBusy(SaveRefused):
+    """The data file is open elsewhere (this process or another holds it); nothing was written.
+    Temporary: closing the other handle lets the next save go into the file. The GUI offers the
+    sidecar as for any refusal (formats.md §2.6 step 3); a script's save raises it rather than
+    moving every later save to the sidecar."""
+
+
 @dataclass
 class GroupWrite:
     """What to save for one result group over ``n_frames`` frames."""
@@ -71,6 +80,7 @@ class SaveReport:
     created: list[str] = field(default_factory=list)
     reason: str = ""  # why the data file was not used
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # what Owl will not see as owlx does
 
     @property
     def text(self) -> str:
@@ -80,7 +90,8 @@ class SaveReport:
         where = {"data": name, "sidecar": f"the sidecar {name}", "file": name}[self.target]
         datasets = [p for p in self.written if p != "/"]  # root attributes are bookkeeping
         head = f"saved to {where}: {', '.join(datasets) or 'no changes'}"
-        return f"{head} ({self.reason})" if self.reason else head
+        head = f"{head} ({self.reason})" if self.reason else head
+        return "; ".join([head, *(f"warning: {w}" for w in self.warnings)])
 
 
 def build_plan(path: str, writes: Sequence[GroupWrite], sidecar_for: str | None = None) -> WritePlan:
@@ -90,6 +101,7 @@ def build_plan(path: str, writes: Sequence[GroupWrite], sidecar_for: str | None 
     handle = open_read(path) if os.path.isfile(path) else None
     try:
         plan = WritePlan(handle, path)
+        plan.for_owl = sidecar_for is None
         if sidecar_for is not None:
             sc.plan_header(plan, sidecar_for, [(w.group, w.n_frames) for w in writes])
         for w in writes:
@@ -141,6 +153,9 @@ def save_to_data_file(
         try:
             f = h5py.File(path, "r+")
         except OSError as err:
+            if is_busy_error(err):
+                raise SaveBusy(f"'{name}' is open elsewhere (another owlx session, a notebook, another "
+                               f"program): close it there and save again ({_short(err)})") from err
             raise SaveRefused(f"cannot open '{name}' for writing: {_short(err)}") from err
         try:
             apply_steps(plan, f, progress)
@@ -150,7 +165,8 @@ def save_to_data_file(
             f.close()
     finally:
         reopen_reader()
-    return SaveReport("data", path, plan.written, plan.created, seconds=time.perf_counter() - t0)
+    return SaveReport("data", path, plan.written, plan.created, seconds=time.perf_counter() - t0,
+                      warnings=list(plan.warnings))
 
 
 def save_to_sidecar(
@@ -184,6 +200,19 @@ def save_to_sidecar(
             f.close()
         return SaveReport(target, path, plan.written, plan.created, reason, time.perf_counter() - t0)
     raise SaveError("cannot write a sidecar file: " + "; ".join(errors))
+
+
+#: what HDF5 says when a file is held open by another handle or locked by another process
+_BUSY = ("already open", "unable to lock file", "lock file", "resource temporarily unavailable")
+
+
+def is_busy_error(err: BaseException) -> bool:
+    """True when opening for writing failed because the file is open elsewhere (temporary),
+    not because it cannot be written at all (permissions, read-only file system)."""
+    if isinstance(err, PermissionError):
+        return False
+    text = str(err).lower()
+    return any(key in text for key in _BUSY)
 
 
 def retire_sidecar(path: str) -> str:

@@ -5,13 +5,12 @@ maxshape ``(None, None)``, fill 0, no compression, with attributes ``axes`` =
 ``[b"tag:experiment_identifier"]`` (S25), ``headings`` (fixed-length UTF-8 bytes, one per row)
 and ``colors`` (uint8 ``(nTags, 3)``, always written by owlx).
 
-Reading accepts: any integer, boolean (or float) dtype, non-zero = set; a 1-D dataset (one
-column when N = 1, else one tag); the transposed ``axes = "experiment_identifier:tag"``;
-``axes`` as a scalar or array string; missing or short ``headings`` (``Tag i``), extra ones
-(ignored), duplicates (`` (2)`` suffix, warning), fixed- or variable-length strings; missing or
-mis-shaped ``colors`` (palette, viewer.md T2); more than N columns (only ``[:N]`` is read; the
-extras stay on disk and follow their tag when rows move) or fewer (unset, warning). Sibling
-datasets such as ``tag`` and ``description`` (FXIhub/xfel7927) are never touched.
+Reading accepts: any integer, boolean (or float) dtype, non-zero = set; a 1-D dataset (one column
+when N = 1, else one tag); the transposed ``axes = "experiment_identifier:tag"``; ``axes`` as a
+scalar or array string; missing or short ``headings`` (``Tag i``), extra ones (ignored), duplicates
+(`` (2)`` suffix, warning), fixed- or variable-length strings; missing or mis-shaped ``colors``
+(palette, viewer.md T2); more than N columns (only ``[:N]`` is read; the extras stay on disk and
+follow their tag when rows move) or fewer (unset, warning). Siblings (``tag``, ``description``) stay.
 """
 
 from __future__ import annotations
@@ -113,12 +112,8 @@ def _texts(value: Any) -> list[str] | None:
         return None
     arr = np.asarray(value)
     items = [arr[()]] if arr.ndim == 0 else list(arr.ravel())
-    out = []
-    for item in items:
-        if isinstance(item, (bytes, np.bytes_)):
-            item = bytes(item).decode("utf-8", "replace")
-        out.append(str(item).strip("\x00").strip())
-    return out
+    return [(bytes(i).decode("utf-8", "replace") if isinstance(i, (bytes, np.bytes_)) else str(i)).strip("\x00").strip()
+            for i in items]
 
 
 def _is_set(values: np.ndarray) -> np.ndarray | None:
@@ -203,9 +198,8 @@ def plan_tags(
     origins: list[str | None] | None = None,
     deleted: list[str] | None = None,
 ) -> None:
-    """Plan writing ``table`` (``n_frames`` columns) as ``<group>/tags``.
-
-    A new dataset gets Owl's exact layout (module docstring; zero tags give shape (0, N)).
+    """Plan writing ``table`` (``n_frames`` columns) as ``<group>/tags``; a new dataset gets Owl's
+    exact layout (module docstring; zero tags give shape (0, N)), a non-ASCII name a warning.
     An existing one keeps its dtype, orientation and columns beyond N: it is resized to
     ``(n_tags, max(columns, N))`` (only the tag axis may shrink, when tags were deleted), rows
     whose values changed are rewritten, extra columns follow their tag through ``origins``
@@ -220,6 +214,9 @@ def plan_tags(
     members = table.members
     headings = headings_array(table.names)
     colors = colors_array(table.colors)
+    if plan.for_owl:  # UTF-8 under HDF5's ASCII charset: owlx reads it, Python-2 Owl cannot save it again
+        plan.warnings += [f"tag '{t}' is not plain ASCII: owlx reads it, but Owl cannot handle this name "
+                          "(rename it before working on this file in Owl)" for t in table.names if not t.isascii()]
     obj = plan.existing(path)
     if obj is None:
         if n == 0 and not deleted:

@@ -13,12 +13,19 @@ fixed-length field, a non-integer into an integer dataset, an incompatible shape
 non-chunked dataset that must grow all block); attributes are written only on owlx's own
 datasets, in place when shape and type are unchanged, replaced otherwise.
 
+A text value Owl cannot use (a material only owlx knows) is written in a form Owl accepts, with
+the exact value in ``owlx_<name>`` (an owlx extension, read back by owlx in preference). That
+dataset carries the attribute ``owl_value``: what Owl saw when owlx wrote it, so a later change
+made in Owl is noticed (:func:`owlx_text_value`). Floats equal to the stored value to 1e-12
+relative are not rewritten (unit conversions add rounding noise).
+
 Steps hold paths and arrays, never h5py objects, so the read handle used for planning can be
 closed before the file is reopened for writing (§1.1).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -32,6 +39,12 @@ PER_FRAME_AXES = np.array([b"experiment_identifier"], dtype="S21")
 STRING_WIDTH = 32
 #: more separate runs than this are written as one covering slice
 MAX_RUNS = 64
+
+#: owlx's companion of a general dataset Owl cannot take as it is, and its attribute
+OWLX_PREFIX = "owlx_"
+OWL_VALUE_ATTR = "owl_value"
+#: floats this close (relative) to the stored value count as unchanged (µm→m→µm noise)
+REL_TOL = 1e-12
 
 GROUP, CREATE, RESIZE, DATA, ATTRS = range(5)
 
@@ -75,6 +88,8 @@ class WritePlan:
         self.blocked: list[Blocker] = []
         self.created: list[str] = []  # new objects, for the tree (viewer.md §16, issue 10)
         self.written: list[str] = []  # every object touched, for the status bar (X1)
+        self.warnings: list[str] = []  # what Owl will not see as owlx does (the save report)
+        self.for_owl = True  # False for a sidecar, which Owl never reads
         self._new_groups: set[str] = set()
 
     # -- state ----------------------------------------------------------------------------
@@ -236,23 +251,30 @@ class WritePlan:
             self.set_attr(path, "axes", PER_FRAME_AXES)
         self.set_attr(path, "numEvents", num_events)
 
-    def plan_general_dataset(self, group: str, name: str, value: Any) -> None:
+    def plan_general_dataset(self, group: str, name: str, value: Any, owl_value: Any = None) -> None:
         """Plan the file-wide parameter ``<group>/<name>`` = ``value`` (formats.md §2.3).
 
         New: shape (1,), float64 for floats, int64 for integers and booleans, fixed-length
         bytes (at least S32) for text. Existing: element 0 (or the 0-d value) is written in
-        the dataset's own type; text longer than a fixed-length field or a non-integer for an
-        integer dataset blocks the plan (check 8).
+        the dataset's own type; a float within :data:`REL_TOL` of the stored one is left alone;
+        a non-integer for an integer dataset blocks the plan. Text: ``owl_value`` (default
+        ``value``) is what Owl gets, and blocks the plan when longer than an existing
+        fixed-length field (check 8); when it differs from ``value``, ``value`` goes to
+        ``owlx_<name>`` (see the module docstring).
         """
         path = join(group, name)
-        obj = self.existing(path)
         if isinstance(value, (str, bytes)):
-            raw = value.encode("utf-8") if isinstance(value, str) else value
-            new = np.array([raw], dtype=f"S{max(STRING_WIDTH, len(raw))}")
-        elif isinstance(value, (bool, np.bool_, int, np.integer)):
+            return self._plan_general_text(group, name, _text(value), _text(value if owl_value is None
+                                                                          else owl_value))
+        if isinstance(value, (bool, np.bool_, int, np.integer)):
             new = np.array([int(value)], dtype=np.int64)
         else:
             new = np.array([float(value)], dtype=np.float64)
+        self._plan_value(path, new)
+
+    def _plan_value(self, path: str, new: np.ndarray) -> None:
+        """Write the (1,) array ``new`` into element 0 of ``path`` (created when missing)."""
+        obj = self.existing(path)
         if obj is None:
             self.create_dataset(path, new)
             return
@@ -264,12 +286,25 @@ class WritePlan:
         if cast is None:
             return
         sel = () if obj.ndim == 0 else (0,) * obj.ndim
-        try:
-            if np.array_equal(np.asarray(obj[sel]), cast[0]):
-                return
-        except (OSError, TypeError, ValueError):
-            pass
+        if _same_value(obj, sel, cast[0]):
+            return
         self.write(path, sel, cast[0])
+
+    def _plan_general_text(self, group: str, name: str, value: str, owl_value: str) -> None:
+        path, side = join(group, name), join(group, OWLX_PREFIX + name)
+        shown = owl_value  # what Owl reads after this save
+        # Longer than Owl's fixed-length field: this blocks, and the whole save goes to the
+        # sidecar with the field named (formats.md §2.5 rule 5, check 8).
+        self._plan_value(path, _text_array(owl_value))
+        companion = self.existing(side)
+        if shown == value and companion is None:
+            return  # Owl sees exactly owlx's value: no companion needed
+        if companion is None:
+            self.create_dataset(side, _text_array(value), attrs={OWL_VALUE_ATTR: _text_array(shown)})
+            return
+        self._plan_value(side, _text_array(value))
+        if isinstance(companion, h5py.Dataset):
+            self.set_attr(side, OWL_VALUE_ATTR, _text_array(shown))
 
     # -- checks -----------------------------------------------------------------------------------
     def can_grow(self, obj: h5py.Dataset, path: str, shape: tuple[int, ...]) -> bool:
@@ -359,6 +394,41 @@ def apply_steps(plan: WritePlan, f: h5py.File, progress: Callable[[int, int], No
         if progress is not None:
             progress(k + 1, len(steps))
     f.flush()
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _text_array(text: str) -> np.ndarray:
+    raw = text.encode("utf-8")
+    return np.array([raw], dtype=f"S{max(STRING_WIDTH, len(raw))}")
+
+
+def _same_value(obj: h5py.Dataset, sel: tuple, value: Any) -> bool:
+    """True when element ``sel`` already holds ``value`` (floats: to :data:`REL_TOL`)."""
+    try:
+        old = np.asarray(obj[sel])
+    except (OSError, TypeError, ValueError):
+        return False
+    if old.dtype.kind == "f" and np.asarray(value).dtype.kind in "fiu":
+        a, b = float(old), float(value)
+        return a == b or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=REL_TOL)
+    return bool(np.array_equal(old, value))
+
+
+def owlx_text_value(owl_now: str | None, companion: str | None, owl_seen: str | None) -> tuple[str | None, bool]:
+    """The value owlx uses for a general text setting read back from a file.
+
+    ``owl_now`` is the Owl dataset's value, ``companion`` the ``owlx_<name>`` value and
+    ``owl_seen`` its ``owl_value`` attribute. The companion wins unless Owl changed its own
+    dataset since owlx wrote it (then Owl's value is newer). Returns (value, overridden by Owl).
+    """
+    if companion is None:
+        return owl_now, False
+    if owl_now is not None and owl_seen is not None and owl_now != owl_seen:
+        return owl_now, True
+    return companion, False
 
 
 def _frame_indices(frames: np.ndarray | None, n: int) -> np.ndarray:

@@ -131,7 +131,8 @@ def test_recipe_on_a_demo_frame_writes_results_that_read_back(window, qtbot, dem
             assert ds.dtype == np.float64 and ds.shape[0] >= N
             assert ds[1] == v[name]
         assert model["diameterNM"][0] == 100.0  # other frames keep Owl's default
-        assert model["materialType"][0].decode() == "poliovirus"
+        assert model["materialType"][0].decode() == "virus"  # the key Owl accepts; owlx's own beside it
+        assert model["owlx_materialType"][0].decode() == "poliovirus"
         assert model["detectorDistanceMM"][0] == 2400.0 and model["_fitModelMethod"][0].decode() == "refine"
 
 
