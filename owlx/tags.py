@@ -203,7 +203,10 @@ class TagSet:
         i = self.index(tag)
         idx = self._frames(frames)
         changed = idx[self._members[i, idx] != bool(value)]
-        changed = np.unique(changed)
+        if changed.size > 1 and not (changed[1:] > changed[:-1]).all():
+            # distinct and sorted (np.unique hashes: 0.6 s for a million frames)
+            changed = np.sort(changed)
+            changed = changed[np.r_[True, changed[1:] != changed[:-1]]]
         if changed.size:
             self._push(SetFrames(i, changed, bool(value), self._names[i]))
         return int(changed.size)
