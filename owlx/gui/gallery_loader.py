@@ -34,10 +34,15 @@ from PyQt5 import QtCore
 from ..core.display import DisplaySettings, MaskSettings, compute_levels
 from ..core.thumbnail import ThumbnailBase, downsample_frame, thumbnail_index
 from ..frames import FrameCache
+from ..io.buffers import frame_buffers
 from ..io.maskbits import valid_from_bits
 from ..io.source import Stack
 from ..jobs import Job, JobContext
 from .qt_jobs import QtJobRunner
+
+# Raw frames up to this size go into the single view's cache when a thumbnail reads them (the
+# user often opens the frame next); bigger ones are not worth the frames they would evict.
+SHARED_RAW_MAX_BYTES = 16 * 2**20
 
 _tokens = itertools.count(1)
 
@@ -277,10 +282,14 @@ class GalleryLoader(QtCore.QObject):
             with self.io_lock:
                 ctx.check()  # a request dropped while queued stops here, before touching the disk
                 raw = raw_cache.get(raw_key) if raw_cache is not None else None
+                kept = raw is not None
                 if raw is None:
                     raw = stack[frame]
-                    if raw_cache is not None:
+                    # Big frames (64 MB at 4096²) would push the single view's frames out of the
+                    # shared cache for a thumbnail's sake: they are only borrowed.
+                    if raw_cache is not None and raw.nbytes <= SHARED_RAW_MAX_BYTES:
                         raw_cache.put(raw_key, raw)
+                        kept = True
                 valid = self._valid(mask_stack, mask, frame)
             ctx.check()
             if shape is not None and base is None:
@@ -289,6 +298,9 @@ class GalleryLoader(QtCore.QObject):
             if levels is None:
                 levels = _frame_levels(raw, valid, spec, base)
                 self.cache.put(spec.levels_key(frame), levels)
+            if not kept:
+                frame_buffers.retire(raw)  # the next big read reuses it (owlx.io.buffers)
+            del raw
         if shape is None:
             return levels
         lo, hi = levels

@@ -388,3 +388,18 @@ def test_real_cxi_file_with_a_shared_mask(gallery, qtbot, tmp_path, monkeypatch)
     finally:
         gallery.shutdown()
         source.close()
+
+
+def test_big_raw_frames_are_not_pushed_into_the_shared_cache(gallery, qtbot, monkeypatch):
+    """A thumbnail of a frame bigger than SHARED_RAW_MAX_BYTES borrows the raw frame: the single
+    view's cache keeps its own frames (64 MB frames would evict them)."""
+    import owlx.gui.gallery_loader as gl
+
+    monkeypatch.setattr(gl, "SHARED_RAW_MAX_BYTES", 1000)
+    a = np.zeros((3, 64, 64), np.float32)  # 16 kB frames: "big" here
+    a[:, 10, 20] = 7.0
+    raw_cache = FrameCache(64 * 2**20)
+    gallery.share_raw_cache(raw_cache, lambda i: ("raw", i))
+    gallery.set_stack(CountingStack(a))
+    settle(qtbot, gallery)
+    assert gallery.thumbnail(2) is not None and len(raw_cache) == 0
