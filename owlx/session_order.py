@@ -14,6 +14,9 @@ Part of :class:`owlx.session.Session` (a mixin, so the session module stays read
 * A tag edit re-runs the filters when a tag filter is on, but the selected frame stays
   selected even if it no longer passes (stepping continues from it), so tagging a frame away
   does not jump the view.
+* Sort and filters are remembered per (source, stack path) while the source is open: leaving a
+  dataset stores them, returning to it restores them (those whose per-frame datasets still
+  apply), so looking at another dataset never costs the user their selection.
 """
 
 from __future__ import annotations
@@ -87,6 +90,9 @@ class OrderMixin:
         self._filters: dict[int, FilterState] = {}
         self._next_filter_id = 1
         self._selection_yield = Yield(0, 0)
+        # (source key, stack path) -> (sort, filters) of datasets left while the source is open
+        self._order_memory: dict[tuple, tuple[SortSpec | None, dict[int, FilterState]]] = {}
+        self._order_key: tuple | None = None  # the dataset the current sort and filters belong to
 
     # -- per-frame values ----------------------------------------------------------------------
     def per_frame(self, path: str, column: int | None = None) -> np.ndarray:
@@ -239,19 +245,59 @@ class OrderMixin:
         else:
             self.set_order(order)
 
+    def _stack_key(self) -> tuple | None:
+        """(source, stack path) of the current stack, the key of the per-stack order memory; the
+        source as the real path of its file (or files), so a reload maps to the same key."""
+        if self.source is None or self.stack_path is None:
+            return None
+        path = self.source.path
+        files = tuple(path) if isinstance(path, (list, tuple)) else (path,)
+        return tuple(os.path.realpath(str(p)) for p in files), self.stack_path
+
     def _order_for_new_stack(self, same_file: bool, n_changed: bool) -> np.ndarray:
-        """The display order of a stack just shown (its tags already in place): filters and
-        sort carry over within one file (reload, another dataset of the same length) while
-        their datasets still apply; otherwise they are dropped."""
+        """The display order of a stack just shown (its tags already in place).
+
+        Within one file, the sort and filters of the dataset being left are remembered; a
+        dataset shown before gets its own back (those whose per-frame datasets still apply).
+        Otherwise filters and sort carry over (reload, another dataset of the same length)
+        while their datasets still apply, and are dropped when they cannot (another file, or
+        another number of frames: then they stay remembered for the dataset they belong to)."""
         self._per_frame_cache.clear()
+        left, key = self._order_key, self._stack_key()
+        self._order_key = key
+        if not same_file:
+            self._order_memory.clear()  # remembered only while the source is open
+        elif left is not None and left != key:
+            self._order_memory[left] = (self._sort, {k: replace(f) for k, f in self._filters.items()})
+        kept = self._order_memory.pop(key, None) if same_file and key is not None and left != key else None
+        if kept is not None:
+            self._sort, self._filters = kept[0], kept[1]
+            self._check_order_datasets()
+            restored = self._order_text()
+            if restored:
+                self.message.emit("info", f"{', '.join(restored)} of this dataset restored")
+            return self._compute_order()
         if not same_file or n_changed:
-            dropped = [f.label for f in self._filters.values() if f.kind == "range"]
-            if self._sort is not None:
-                dropped.append(f"sorting on {os.path.basename(self._sort.path)}")
+            dropped = self._order_text()
             if same_file and dropped:
-                self.message.emit("info", f"{', '.join(dropped)} no longer apply to this dataset and were removed")
+                where = left[1] if left is not None else "the previous dataset"
+                self.message.emit("info", f"{', '.join(dropped)} do not apply to this dataset: kept for "
+                                          f"'{where}', they come back when you return to it")
             self._filters = {k: f for k, f in self._filters.items() if f.kind == "tag" and same_file}
             self._sort = None
+        self._check_order_datasets()
+        return self._compute_order()
+
+    def _order_text(self) -> list[str]:
+        """The range filters and the sort, as the messages about them name them."""
+        names = [f"filter on {f.label}" for f in self._filters.values() if f.kind == "range"]
+        if self._sort is not None:
+            names.append(f"sorting on {os.path.basename(self._sort.path)}")
+        return names
+
+    def _check_order_datasets(self) -> None:
+        """Drop (with a warning) range filters and the sort whose per-frame dataset does not fit
+        the current stack: missing, or of another length."""
         for fid, state in list(self._filters.items()):
             if state.kind == "range":
                 try:
@@ -265,4 +311,3 @@ class OrderMixin:
             except OwlxError as err:
                 self.message.emit("warning", f"sorting removed: {err}")
                 self._sort = None
-        return self._compute_order()

@@ -1,6 +1,7 @@
 """The frame browser under the image: first / previous / next / last, a go-to field, a slider
 over the display order and a play button (spec/viewer.md S2, after silx's
-HorizontalSliderWithBrowser)."""
+HorizontalSliderWithBrowser). A stack with extra axes (spec/formats.md §1.3: any axis besides frames,
+y, x and detector modules) gets an index selector per axis beside it."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from PyQt5 import QtCore, QtGui, QtWidgets
 class FrameBrowser(QtWidgets.QWidget):
     """Emits ``position_requested(view_position)`` from the slider and buttons and
     ``frame_requested(frame_index)`` from the go-to field; :meth:`set_state` updates it
-    without emitting."""
+    without emitting. ``extra_index_changed(axis, index)`` comes from the index selectors that
+    :meth:`set_extra_axes` shows (axis: position in the dataset's shape)."""
 
     position_requested = QtCore.pyqtSignal(int)
     frame_requested = QtCore.pyqtSignal(int)
     play_toggled = QtCore.pyqtSignal(bool)
+    extra_index_changed = QtCore.pyqtSignal(int, int)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -59,6 +62,14 @@ class FrameBrowser(QtWidgets.QWidget):
         layout.addWidget(QtWidgets.QLabel("frame", self))
         layout.addWidget(self.index_field)
         layout.addWidget(self.count_label)
+        # One "name [index] / size" selector per extra axis; hidden while the stack has none.
+        self.extra_box = QtWidgets.QWidget(self)
+        self._extra_layout = QtWidgets.QHBoxLayout(self.extra_box)
+        self._extra_layout.setContentsMargins(8, 0, 0, 0)
+        self.extra_spins: dict[int, QtWidgets.QSpinBox] = {}
+        self.extra_labels: dict[int, QtWidgets.QLabel] = {}
+        self.extra_box.hide()
+        layout.addWidget(self.extra_box)
         self.setEnabled(False)
 
     def set_state(self, frame_index: int, position: int | None, n_shown: int, n_total: int) -> None:
@@ -73,6 +84,33 @@ class FrameBrowser(QtWidgets.QWidget):
             self.index_field.setText(str(frame_index))
         shown = f" ({n_shown} shown)" if n_shown != n_total else ""
         self.count_label.setText(f"/ {n_total}{shown}")
+
+    def set_extra_axes(self, axes: dict[int, tuple[str, int]], index: dict[int, int] | None = None) -> None:
+        """Show an index selector for each extra axis, ``axes``: axis -> (name, size), set to
+        ``index`` (axis -> index, default 0) without emitting; no axes hides the selectors."""
+        while self._extra_layout.count():
+            widget = self._extra_layout.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+        self.extra_spins.clear()
+        self.extra_labels.clear()
+        index = index or {}
+        for axis in sorted(axes):
+            name, size = axes[axis]
+            label = QtWidgets.QLabel(str(name), self.extra_box)
+            spin = QtWidgets.QSpinBox(self.extra_box)
+            spin.setRange(0, max(int(size) - 1, 0))
+            spin.setValue(int(index.get(axis, 0)))
+            # Typing "12" must not show index 1 first: emit on Enter, focus loss or the arrows.
+            spin.setKeyboardTracking(False)
+            spin.setToolTip(f"Index along axis {axis} ('{name}', {size} entries: 0–{int(size) - 1}), "
+                            "the same for every frame")
+            spin.valueChanged.connect(lambda value, a=axis: self.extra_index_changed.emit(a, value))
+            self._extra_layout.addWidget(label)
+            self._extra_layout.addWidget(spin)
+            self._extra_layout.addWidget(QtWidgets.QLabel(f"/ {size}", self.extra_box))
+            self.extra_spins[axis], self.extra_labels[axis] = spin, label
+        self.extra_box.setVisible(bool(axes))
 
     def set_playing(self, playing: bool) -> None:
         with QtCore.QSignalBlocker(self.play_button):

@@ -122,6 +122,18 @@ class FrameLoader(QtCore.QObject):
         frame_buffers.keep_only(shape, stack.dtype if shape is not None else None)
         self._update_render_key()
 
+    def drop_frames(self) -> None:
+        """The current stack's frames changed in place (another index on an extra axis, see
+        ``Hdf5Stack.extra_index``): forget its raw frames and renders so that every frame is
+        read again. A new stack token makes reads still in flight land nowhere: their results
+        carry the old token, which :meth:`_put` and :meth:`_finished` ignore."""
+        self._cancel_pending()
+        self.stack_token = next(_tokens)
+        self._shared_valid = None
+        self._shared_preview = None
+        self.cache.clear()
+        self._update_render_key()
+
     def swap_readers(self, stack: Stack, mask_stack: Stack | None = None) -> None:
         """The same frames through new reader objects (a save closed and reopened the file):
         reads pending on the old readers are dropped, the cached frames and renders stay."""

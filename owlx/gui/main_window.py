@@ -124,6 +124,7 @@ class MainWindow(
         self.browser.position_requested.connect(self._goto_position)
         self.browser.frame_requested.connect(self.goto_frame)
         self.browser.play_toggled.connect(self.set_slideshow)
+        self.browser.extra_index_changed.connect(self._on_extra_index_changed)
 
     def _dock(self, title: str, name: str, widget: QtWidgets.QWidget, area) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
@@ -207,17 +208,77 @@ class MainWindow(
         if path is not None:
             self.tree.select_path(path)
             self.display_panel.set_complex(np.issubdtype(s.stack.dtype, np.complexfloating))
+        self._show_extra_axes(path)
+
+    @staticmethod
+    def _is_mask_dataset(path: str) -> bool:
+        """True for a dataset named as a mask: CXI's ``mask``, ``mask_shared``, … (the name starts
+        with "mask"), or Owl's rule, a name ending in "mask" (viewer.md F8). The readers have no
+        other mask classification: the automatic mask (formats.md §1.6) is found by these names."""
+        name = path.rstrip("/").rsplit("/", 1)[-1].lower()
+        return name.startswith("mask") or name.endswith("mask")
 
     def _on_dataset_activated(self, path: str, kind) -> None:
+        """A dataset clicked in the tree (F8): a mask becomes the mask of the shown image, any
+        other image dataset is shown. Leaving a dataset whose sphere batch is running asks first
+        (:meth:`_may_switch_dataset`); declining, or a dataset that cannot be shown, puts the
+        tree selection back on the shown dataset."""
         if not getattr(kind, "is_image", False):
             return
+        s = self.session
         try:
-            if path.rstrip("/").endswith("mask") and self.session.stack is not None:
-                self.session.set_mask_dataset(path)
-            else:
-                self.session.select_stack(path)
+            if s.stack is not None and self._is_mask_dataset(path):
+                # Showing the mask instead would replace the image and reset its display order.
+                s.set_mask_dataset(path)
+                self.show_message("info", f"'{path}' is now the mask of '{s.stack_path}'")
+                return
+            if not self._may_switch_dataset(path):
+                self.tree.select_path(s.stack_path)
+                return
+            s.select_stack(path)
         except OwlxError as exc:
             self.show_message("error", str(exc))
+            if s.stack_path is not None:
+                self.tree.select_path(s.stack_path)
+
+    # -- extra axes (index selectors) ----------------------------------------------------------
+    def _show_extra_axes(self, path) -> None:
+        """The frame browser's index selectors follow the shown stack's extra axes (formats.md
+        §1.3: any axis besides frames, y, x and modules; index 0 at first). A stack with some
+        says so in the status bar, since only one index along each is shown at a time."""
+        stack = self.session.stack
+        axes = dict(getattr(stack, "extra_axes", None) or {}) if stack is not None else {}
+        index = dict(getattr(stack, "extra_index", None) or {}) if stack is not None else {}
+        self.browser.set_extra_axes(axes, index)
+        if not axes:
+            return
+        shown = ", ".join(f"{name} {index.get(a, 0)} of {size} (axis {a})" for a, (name, size) in sorted(axes.items()))
+        what = "an extra axis" if len(axes) == 1 else "extra axes"
+        self._extra_axes_note = f"'{path}' has {what}: showing {shown}; choose another index beside the frame slider"
+        # Opening a file ends with its own "opened …" message, after this event: show ours later
+        # (a timer of the window's own, so nothing fires once the window is gone).
+        if getattr(self, "_extra_axes_timer", None) is None:
+            self._extra_axes_timer = QtCore.QTimer(self)
+            self._extra_axes_timer.setSingleShot(True)
+            self._extra_axes_timer.setInterval(0)
+            self._extra_axes_timer.timeout.connect(lambda: self.show_message("info", self._extra_axes_note))
+        self._extra_axes_timer.start()
+
+    def _on_extra_index_changed(self, axis: int, index: int) -> None:
+        """An index selector moved: read every frame again at the new index along ``axis``."""
+        s = self.session
+        stack = s.stack
+        if stack is None or axis not in (getattr(stack, "extra_axes", None) or {}):
+            return
+        # A new dict rather than an update in place: a worker reading a frame right now takes
+        # either the old selection or the new one, never a half-changed one.
+        stack.extra_index = {**stack.extra_index, int(axis): int(index)}
+        self.loader.drop_frames()
+        self.current = None
+        self._gallery_set_stack()  # its thumbnails show the old index
+        self.loader.request(s.frame_index, self._neighbours())
+        name = stack.extra_axes[axis][0]
+        self.show_message("info", f"showing {name} {index} of {stack.extra_axes[axis][1]}")
 
     def _neighbours(self) -> list[int]:
         """Frames to prefetch, most likely next first. Large frames (> 16 MB) prefetch only the

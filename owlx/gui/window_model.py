@@ -23,6 +23,7 @@ import numpy as np
 from PyQt5 import QtCore, QtWidgets
 
 from ..errors import OwlxError
+from ..io.source import normalize_path
 from ..jobs import Job
 from ..model_results import ModelResults
 from ..sizing import batch_running
@@ -136,6 +137,27 @@ class ModelMixin(ModelBatchMixin):
         path = os.path.realpath(str(source.path)) if source is not None else None
         if self._model_batch_handle is not None and path != self._model_batch_path:
             self._model_batch_abandon()  # another file: its frames are not ours to fit
+
+    def _may_switch_dataset(self, path: str) -> bool:
+        """Before another dataset of the file is shown: a sphere batch running on the shown one
+        stops with the switch, so ask first (:meth:`ask_stop_batch`). True: go ahead (the batch
+        is then cancelled by :meth:`_model_on_stack`, keeping the frames already fitted)."""
+        s, tally = self.session, self._model_batch_tally
+        if (self._model_batch_handle is None or self._model_batch_abandoned or s.stack_path is None
+                or self._model_batch_stack != s.stack_path or normalize_path(path) == normalize_path(s.stack_path)):
+            return True
+        done, total = (tally.done, tally.total) if tally is not None else (0, 0)
+        return bool(self.ask_stop_batch(
+            f"A sphere fit batch is running on this dataset ({done} / {total} done). "
+            "Switch and stop it? Results so far are kept."))
+
+    def ask_stop_batch(self, text: str) -> bool:
+        """Switching datasets would stop the running batch: True to switch (tests replace this)."""
+        answer = QtWidgets.QMessageBox.question(
+            self, "owlx — stop the sphere fit batch?", text,
+            QtWidgets.QMessageBox.Yes | QtWidgets.QMessageBox.Cancel, QtWidgets.QMessageBox.Cancel,
+        )
+        return answer == QtWidgets.QMessageBox.Yes
 
     def _model_batch_abandon(self) -> None:
         """Cancel the batch and drop the records still in flight: the job reads the session's
