@@ -71,9 +71,13 @@ def write_recovery(session) -> str | None:
     if not dirty:
         discard_recovery(base)
         return None
-    st = os.stat(base)
-    meta = {"format": FORMAT, "path": base, "saved_at": time.time(), "size": st.st_size,
-            "mtime": st.st_mtime, "groups": []}
+    try:
+        st = os.stat(base)
+        size, mtime = st.st_size, st.st_mtime
+    except FileNotFoundError:  # deleted or moved while open: the edits matter all the more
+        size = mtime = None
+    meta = {"format": FORMAT, "path": base, "saved_at": time.time(), "size": size,
+            "mtime": mtime, "groups": []}
     arrays: dict[str, np.ndarray] = {}
     for k, (group, table) in enumerate(dirty.items()):
         meta["groups"].append({"group": group, "names": table.names, "n_frames": table.n_frames,

@@ -27,7 +27,7 @@ from psygnal import Signal
 from .core.display import DisplaySettings, MaskSettings
 from .errors import DatasetError, OwlxError
 from .io.maskbits import valid_from_bits
-from .io.results import LoadedTags, load_tags
+from .io.results import LoadedTags, load_tags, missing_file
 from .io.source import Geometry, Source, Stack
 from .session_api import ScriptingMixin
 from .session_order import OrderMixin
@@ -169,12 +169,15 @@ class Session(OrderMixin, ResultsMixin, ScriptingMixin):
         self.frame_changed.emit(self._frame_index)
 
     def reload(self) -> None:
-        """Close and reopen the file, keeping the dataset and the selected frame (F5)."""
-        if self.source is None or not os.path.exists(str(self.source.path)):
-            raise OwlxError("nothing to reload")
+        """Close and reopen the file, keeping the dataset and the selected frame (F5); a file
+        that shrank below it shows its last frame. A file deleted or moved since it was opened
+        raises :class:`OwlxError` and what is shown stays."""
+        problem = reload_problem(self.source)
+        if problem is not None:
+            raise OwlxError(problem)
         path, dataset, index = self.source.path, self.stack_path, self._frame_index
         self.open(path, dataset=dataset, swmr=self.source.swmr)
-        self.frame_index = min(index, self.n_frames - 1)
+        self.goto_nearest(index)
 
     # -- frames -------------------------------------------------------------------------------
     @property
@@ -202,6 +205,12 @@ class Session(OrderMixin, ResultsMixin, ScriptingMixin):
     def goto(self, index: int) -> None:
         """Select frame ``index`` (a frame index, not a view position)."""
         self.frame_index = index
+
+    def goto_nearest(self, index: int) -> None:
+        """Select frame ``index``, or the nearest frame that exists (the last one when the stack
+        is now shorter, e.g. after a reload of a file that shrank); nothing when none is open."""
+        if self.stack is not None and self.n_frames:
+            self.frame_index = min(max(int(index), 0), self.n_frames - 1)
 
     def frame(self, index: int | None = None) -> np.ndarray:
         """The raw frame (native dtype) at ``index`` (default: the selected frame).
@@ -384,6 +393,9 @@ def load_view(path: str | os.PathLike | list, dataset: str | None = None, swmr: 
     try:
         target = dataset or source.default_stack_path()
         if target is None:
+            empty = _empty_stack(source)
+            if empty is not None:  # say which dataset is empty, not that none exists
+                raise DatasetError(f"'{empty}' has 0 frames: nothing to show")
             raise DatasetError(f"'{source.path}' contains no image dataset to show")
         view = _load_stack(source, target)
         # A series opened from one of its files starts at that file (spec/formats.md §3).
@@ -397,11 +409,34 @@ def load_view(path: str | os.PathLike | list, dataset: str | None = None, swmr: 
 def _load_stack(source: Source, path: str, with_tags: bool = True) -> LoadedView:
     stack = source.set_image(path)
     if len(stack) == 0:
-        raise DatasetError(f"dataset '{path}' is an empty stack (0 frames)")
+        raise DatasetError(f"'{path}' has 0 frames: nothing to show")
     view = LoadedView(source, path, stack, source.mask_stack(path), source.geometry(path))
     if with_tags:
         view.tags = _read_tags(source, stack.path, len(stack))
     return view
+
+
+def _empty_stack(source: Source) -> str | None:
+    """The image stack of ``source`` that has no frames (the first, preferring one whose frame
+    axis has length 0 over one whose ``numEvents`` is 0), when no stack has any; else None."""
+    try:
+        stacks = [n for n in source.stacks() if n.kind.is_image and n.frame_axis is not None]
+    except (OwlxError, OSError, KeyError, ValueError, RuntimeError):
+        return None
+    for node in stacks:
+        if node.shape and node.shape[node.frame_axis] == 0:
+            return node.path
+    return stacks[0].path if stacks else None
+
+
+def reload_problem(source: Source | None) -> str | None:
+    """Why F5 cannot reopen ``source`` (the message to show), or None when it can."""
+    if source is None or getattr(source, "format", None) == "memory":
+        return "nothing to reload"
+    gone = missing_file(source)
+    if gone is not None:
+        return f"'{os.path.basename(gone)}' was deleted or moved; what is shown stays"
+    return None
 
 
 def _read_tags(source: Source, path: str, n_frames: int) -> LoadedTags | None:

@@ -36,6 +36,7 @@ from .io.results import (
     LoadedTags,
     data_file,
     load_group_tags,
+    missing_file,
     sidecar_base,
 )
 from .io.save import (
@@ -147,6 +148,8 @@ class ResultsMixin:
             if current is not None and current.dirty:
                 if current.n_frames < n:
                     current.resize(n)
+                elif current.n_frames > n:
+                    self._keep_tags_beyond(current, n)
             else:
                 self._set_tagset(group, TagSet(n, loaded.table))
             self._tag_group = group
@@ -156,6 +159,42 @@ class ResultsMixin:
                 self.message.emit("warning", w)
         if announce:
             self._announce_tags()
+
+    def _keep_tags_beyond(self, ts: TagSet, n: int) -> None:
+        """The file now has ``n`` frames, fewer than the unsaved ``ts`` covers (another program
+        rewrote it, then F5). The set is kept whole, since shrinking would drop edits: views
+        and filters read only its first ``n`` columns, and saves of tags beyond ``n`` go to the
+        sidecar (:meth:`save`). When tags are set there, a recovery file keeps them at once and
+        the user is told."""
+        if not ts.members[:, n:].any():
+            return  # nothing beyond the file: a save into the file drops only empty columns
+        text = (f"the file now has {n} frames; unsaved tags on frames {n}–{ts.n_frames - 1} are kept "
+                "and will be saved to the sidecar")
+        from .recovery import write_recovery
+
+        try:
+            write_recovery(self)
+        except (OSError, OwlxError) as err:  # the warning matters more than the safety copy
+            text += f" (no recovery copy: {err})"
+        self.message.emit("warning", text)
+
+    def _file_frames(self, group: str, ts: TagSet) -> int:
+        """Frames the data file has for ``group`` now: the shown stack's for the current group,
+        the count at load time for others (the TagSet's own width when unknown)."""
+        if group == self._tag_group and self.stack is not None:
+            return self.n_frames
+        info = self._tag_info.get(group)
+        return info.n_frames if info is not None else ts.n_frames
+
+    def _tags_beyond_file(self) -> str | None:
+        """Why a save must go to the sidecar because unsaved tags lie on frames the file no
+        longer has (see :meth:`_keep_tags_beyond`), or None."""
+        for group, ts in self._tagsets.items():
+            n = self._file_frames(group, ts)
+            if ts.dirty and ts.n_frames > n and ts.members[:, n:].any():
+                return (f"the file now has {n} frames; tags on frames {n}–{ts.n_frames - 1} "
+                        "can only be kept in the sidecar")
+        return None
 
     def _announce_tags(self) -> None:
         self.tags_changed.emit(TagChange("replace"))
@@ -183,7 +222,8 @@ class ResultsMixin:
         if self.source is None or self.stack is None:
             return
         for group in list(self._tagsets):
-            loaded = self._reload_group(group, self._tagsets[group].n_frames)
+            # the file's frames, not the set's: a set kept wider after the file shrank ends here
+            loaded = self._reload_group(group, self._file_frames(group, self._tagsets[group]))
             self._set_tagset(group, TagSet(loaded.n_frames, loaded.table))
         self.tags_changed.emit(TagChange("replace"))
         if self._filters:
@@ -212,7 +252,10 @@ class ResultsMixin:
 
         Into the data file when it can take the whole save; otherwise into the sidecar, unless
         ``fallback`` is False, in which case :class:`~owlx.io.save.SaveRefused` is raised with
-        the reason and nothing is written (the GUI then offers Save to sidecar / Save as…).
+        the reason and nothing is written (the GUI then offers Save to sidecar / Save as…). A
+        data file deleted or moved since it was opened is such a refusal (the sidecar goes
+        beside where it was). Unsaved tags on frames the file no longer has (it shrank, then
+        F5) go to the sidecar whatever ``fallback`` says: the user was told so on the reload.
         A data file held open elsewhere raises :class:`~owlx.io.save.SaveBusy` (a SaveRefused)
         whatever ``fallback`` says: that is temporary, and a sidecar once used takes every later
         save, so it must not start one; the GUI offers the sidecar for it like any refusal. Settings Owl cannot see as owlx does are named in the report's
@@ -220,18 +263,26 @@ class ResultsMixin:
         :class:`~owlx.io.save.SaveError` they stay.
         """
         self._require_file()
-        writes = self._writes(full=False)
-        if not writes:
+        if not self._writes(full=False):
             return self._finish_save(SaveReport("nothing", str(self.source.path)), [])
         path = data_file(self.source)
+        missing = missing_file(self.source)
         reason = None
         if self._sidecar is not None:
             reason = "a sidecar is in use, so every save goes there"
+        elif missing is not None and self.source.format == "hdf5":
+            reason = (f"'{os.path.basename(missing)}' no longer exists (deleted or moved): save to the sidecar "
+                      "beside where it was, or to a file of your choice (Save as…)")
+            if not fallback:
+                raise SaveRefused(reason)
+        elif (beyond := self._tags_beyond_file()) is not None:
+            reason = beyond  # announced when the file shrank: not a refusal to ask about again
         elif path is None:
             reason = f"{self.source.format.upper()} files keep tags in a sidecar"
         elif self.source.swmr:
             reason = "live mode: the file is being written by another program"
         else:
+            writes = self._writes(full=False, into_data=True)
             try:
                 with self.io_lock:
                     report = save_to_data_file(path, writes, self._close_for_save, self._reopen_after_save, progress)
@@ -240,6 +291,7 @@ class ResultsMixin:
                 if not fallback or isinstance(err, SaveBusy):  # busy is temporary: no sticky sidecar
                     raise
                 reason = str(err)
+        writes = self._writes(full=False)
         return self._finish_save(self._write_sidecar(writes, reason, progress), writes)
 
     def save_to_sidecar(self, path: str | os.PathLike | None = None, progress=None) -> SaveReport:
@@ -271,7 +323,7 @@ class ResultsMixin:
             if group not in self._tagsets:
                 self._tag_info[group] = self._reload_group(group, n)
                 self._set_tagset(group, TagSet(n, self._tag_info[group].table))
-        writes = self._writes(full=True)
+        writes = self._writes(full=True, into_data=True)
         with self.io_lock:
             report = save_to_data_file(path, writes, self._close_for_save, self._reopen_after_save, progress)
         try:
@@ -286,6 +338,10 @@ class ResultsMixin:
         if self.source is None or self.stack is None:
             raise OwlxError("no file is open")
         if need_file and sidecar_base(self.source) is None:
+            gone = missing_file(self.source)
+            if gone is not None:  # sidecar_base survives a deleted file, not a deleted folder
+                raise OwlxError(f"'{gone}' and its folder no longer exist (deleted or moved); use "
+                                "Save as… (save_to_sidecar(path)) to write the tags to a file of your choice")
             raise OwlxError("in-memory data have no file to save beside; use save_to_sidecar(path) to "
                             "write the tags to a file of your choice")
 
@@ -293,14 +349,17 @@ class ResultsMixin:
         """The file sidecars and recovery files are named after (None for in-memory data)."""
         return sidecar_base(self.source)
 
-    def _writes(self, full: bool) -> list[GroupWrite]:
+    def _writes(self, full: bool, into_data: bool = False) -> list[GroupWrite]:
         """What a save writes, per result group: the TagSets that are unsaved (all when
-        ``full``) and the providers' contributions."""
+        ``full``) and the providers' contributions. A sidecar takes each TagSet whole; the data
+        file (``into_data``) only the frames it has (formats.md §2.5 rule 2), and the planner
+        refuses tags set beyond them rather than drop them."""
         groups: dict[str, GroupWrite] = {}
         for group, ts in self._tagsets.items():
             if full or ts.dirty:
                 info = self._tag_info.get(group)
-                groups[group] = GroupWrite(group, ts.n_frames, ts.table(), list(info.data_names) if info else [])
+                n = min(ts.n_frames, self._file_frames(group, ts)) if into_data else ts.n_frames
+                groups[group] = GroupWrite(group, n, ts.table(), list(info.data_names) if info else [])
         for provider in self._providers:
             if not (full or provider.dirty):
                 continue

@@ -333,7 +333,7 @@ class FrameLoader(QtCore.QObject):
 
     def shutdown(self) -> None:
         self._cancel_pending()
-        self.runner.wait(5000)
+        self.runner.shutdown(500)
 
 
 def _retire_raw(key, value) -> None:

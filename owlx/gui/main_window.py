@@ -552,8 +552,9 @@ class MainWindow(
         self.slideshow.stop()
         self.gallery.shutdown()
         self.loader.shutdown()
-        self.jobs.cancel_all()
-        self.jobs.wait(5000)
+        # Cancel and cut off every job, but wait only briefly: a job that does not check its
+        # cancel flag often must not freeze the close; it ends unheard (QtJobRunner.shutdown).
+        self.jobs.shutdown(500)
         if self.console is not None:
             self.console.shutdown()
         self.settings.sync()

@@ -15,7 +15,7 @@ from PyQt5 import QtCore, QtGui, QtWidgets
 
 from ..errors import OwlxError
 from ..jobs import Job, JobOutcome
-from ..session import LoadedView, _same_file, load_view
+from ..session import LoadedView, _same_file, load_view, reload_problem
 from .settings import recent_menu_entries
 
 log = logging.getLogger(__name__)
@@ -96,23 +96,39 @@ class OpeningMixin:
             self.show_message("error", self.last_error)
             return
         view: LoadedView = outcome.value
+        s = self.session
+        # The same file again with unsaved edits (F5, Recent): the session keeps them in memory,
+        # so a recovery file of this session is not a crash's leftover to offer back.
+        kept_edits = s.source is not None and s.dirty and _same_file(s.source.path, view.source.path)
+        warnings: list[str] = []
+
+        def collect(level: str, text: str) -> None:
+            if level != "info":
+                warnings.append(text)
+
+        s.message.connect(collect)
         try:
-            self.session.adopt(view)
+            s.adopt(view)
         except OwlxError as exc:
             view.source.close()
             self.last_error = str(exc)
             self.show_message("error", self.last_error)
             return
-        if frame is not None and 0 <= frame < self.session.n_frames:
-            self.session.frame_index = frame
+        finally:
+            s.message.disconnect(collect)
+        if frame is not None:
+            s.goto_nearest(frame)  # a file that shrank shows its last frame, not frame 0
         first = path[0] if isinstance(path, (list, tuple)) else path
         self.settings.recent.add(os.path.abspath(str(first)), self.session.stack_path, self.session.frame_index)
         self.settings.set_last_directory(os.path.dirname(os.path.abspath(str(first))))
         self.statusBar().showMessage(f"opened {_display_name(path)}", 5000)
         self.view.setFocus()
-        self.offer_recovery()
+        if not kept_edits:
+            self.offer_recovery()
         if after is not None:
             after()
+        if kept_edits and warnings:  # "reloaded" must not hide what happened to the kept edits (a file that shrank)
+            self.statusBar().showMessage("; ".join(warnings), 30000)
 
     def open_dialog(self) -> None:
         paths, _ = QtWidgets.QFileDialog.getOpenFileNames(self, "Open", self.settings.last_directory(), OPEN_FILTER)
@@ -135,8 +151,9 @@ class OpeningMixin:
         """Close and reopen the file (F5), keeping the dataset, the selected frame and the
         expanded tree nodes (spec/viewer.md F12)."""
         s = self.session
-        if s.source is None or not os.path.exists(str(s.source.path)):
-            self.show_message("warning", "nothing to reload")
+        problem = reload_problem(s.source)
+        if problem is not None:
+            self.show_message("warning", problem)
             return False
         expanded = self.tree.expanded_paths()
 
@@ -144,8 +161,10 @@ class OpeningMixin:
             self.tree.restore_expanded(expanded)
             self.show_message("info", "reloaded")
 
+        path = s.source.path
         return self.open_path(
-            str(s.source.path), dataset=s.stack_path, frame=s.frame_index, live=s.source.swmr,
+            list(path) if isinstance(path, (list, tuple)) else str(path), dataset=s.stack_path,
+            frame=s.frame_index, live=s.source.swmr,
             wait=wait, _after=restore,
         )
 

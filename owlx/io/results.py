@@ -38,14 +38,41 @@ def data_file(source: Source) -> str | None:
 
 
 def sidecar_base(source: Source) -> str | None:
-    """The file a sidecar is named after (the data file, or a series' first file); None for
-    sources without a file (an in-memory array)."""
+    """The file a sidecar is named after (the data file, or a series' first file), as an
+    absolute path; None for sources without a file (an in-memory array).
+
+    A data file deleted or moved while open still has a base as long as its folder exists: the
+    unsaved tags then go to the sidecar beside where the file was (formats.md §2.7), which is
+    where the user will look for them, rather than nowhere."""
+    if getattr(source, "format", None) == "memory":
+        return None
     path = source.path
     if isinstance(path, (list, tuple)):
         path = path[0] if path else None
-    if path is None or not os.path.isfile(str(path)):
+    if path is None or not isinstance(path, (str, os.PathLike)):
         return None
-    return os.path.abspath(str(path))
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        return os.path.abspath(path)
+    if path.startswith("<"):  # "<array>"-style names of sources that never had a file
+        return None
+    path = os.path.abspath(path)
+    return path if os.path.isdir(os.path.dirname(path)) else None
+
+
+def missing_file(source: Source) -> str | None:
+    """The source's file (a series' first file) when it was deleted or moved since it was
+    opened, else None (it is there, or the source never had a file)."""
+    base = sidecar_base(source)
+    if base is not None and not os.path.isfile(base):
+        return base
+    if base is None and getattr(source, "format", None) != "memory":
+        path = source.path
+        path = path[0] if isinstance(path, (list, tuple)) and path else path
+        if isinstance(path, (str, os.PathLike)) and not os.fspath(path).startswith("<") \
+                and not os.path.isfile(path):
+            return os.path.abspath(os.fspath(path))  # its folder went too
+    return None
 
 
 def open_read(path: str, swmr: bool = False) -> h5py.File:

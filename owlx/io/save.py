@@ -88,10 +88,28 @@ class SaveReport:
         if self.target == "nothing":
             return "nothing to save"
         where = {"data": name, "sidecar": f"the sidecar {name}", "file": name}[self.target]
-        datasets = [p for p in self.written if p != "/"]  # root attributes are bookkeeping
-        head = f"saved to {where}: {', '.join(datasets) or 'no changes'}"
+        head = f"saved to {where}: {summarise_paths(self.written) or 'no changes'}"
         head = f"{head} ({self.reason})" if self.reason else head
         return "; ".join([head, *(f"warning: {w}" for w in self.warnings)])
+
+
+def summarise_paths(paths: Sequence[str]) -> str:
+    """A status-bar summary of written HDF5 paths (the full list stays in
+    :attr:`SaveReport.written`): parent groups that were only created to hold something and the
+    root's bookkeeping attributes are left out; the rest is named relative to the deepest group
+    they share and counted per first component, e.g. ``model (30 datasets), tags`` for one
+    result group, or ``image_1/tags, image_2 (3 datasets)`` for two."""
+    items = sorted({p.rstrip("/") for p in paths if p.strip("/")})
+    leaves = [p for p in items if not any(q.startswith(p + "/") for q in items)]
+    if not leaves:
+        return ""
+    parents = [p.rsplit("/", 1)[0] or "/" for p in leaves]
+    common = os.path.commonpath(parents) if len(leaves) > 1 else parents[0]
+    counts: dict[str, list[str]] = {}
+    for p in leaves:
+        rel = os.path.relpath(p, common).replace(os.sep, "/")
+        counts.setdefault(rel.split("/", 1)[0], []).append(rel)
+    return ", ".join(rels[0] if len(rels) == 1 else f"{head} ({len(rels)} datasets)" for head, rels in counts.items())
 
 
 def build_plan(path: str, writes: Sequence[GroupWrite], sidecar_for: str | None = None) -> WritePlan:

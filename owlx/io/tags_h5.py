@@ -209,6 +209,12 @@ def plan_tags(
     """
     path = join(group, TAGS)
     n, N = table.n_tags, int(n_frames)
+    if table.n_frames > N and table.members[:, N:].any():
+        # Truncating would drop tags silently (the file shrank since they were set): refuse, so
+        # the caller sends them to a sidecar sized to the tags instead.
+        last = int(np.flatnonzero(table.members[:, N:].any(axis=0))[-1]) + N
+        return plan.block(path, f"tags are set on frames up to {last}, but only {N} frames are to be written "
+                                f"(frames {N}–{table.n_frames - 1} would be lost)")
     if table.n_frames != N:
         table = table.resized(N)
     members = table.members
@@ -218,6 +224,8 @@ def plan_tags(
         plan.warnings += [f"tag '{t}' is not plain ASCII: owlx reads it, but Owl cannot handle this name "
                           "(rename it before working on this file in Owl)" for t in table.names if not t.isascii()]
     obj = plan.existing(path)
+    if plan.for_owl and _beyond_file(plan, group, obj, N):
+        return
     if obj is None:
         if n == 0 and not deleted:
             return  # nothing was ever tagged here: do not create an empty dataset
@@ -266,6 +274,39 @@ def plan_tags(
     plan.set_attr(path, "colors", colors)
     if deleted is not None:
         plan.set_attr(path, DELETED_ATTR, headings_array(deleted))
+
+
+def _beyond_file(plan: WritePlan, group: str, obj: Any, N: int) -> bool:
+    """Record a blocker and return True when tags over ``N`` frames would make ``<group>/tags``
+    wider than both its current columns and the frames of ``<group>/data`` (formats.md §2.5
+    rule 2: tags keep max(columns, N) columns, with N the file's frame count). This catches a
+    caller whose frame count is stale, e.g. tags kept from before the file was rewritten with
+    fewer frames; Owl's padding (existing columns ≥ N) stays writable."""
+    frames = _data_frames(plan, group)
+    if frames is None or N <= frames:
+        return False
+    cols = _Layout(obj, N).cols if isinstance(obj, h5py.Dataset) else 0
+    if N <= cols:
+        return False
+    plan.block(join(group, TAGS), f"would cover {N} frames, but '{join(group, 'data')}' has {frames}; "
+                                  "tags for frames the file does not have belong in the sidecar")
+    return True
+
+
+def _data_frames(plan: WritePlan, group: str) -> int | None:
+    """Length of the frame axis of the image stack ``<group>/data`` (a dataset of ≥ 3 dimensions,
+    frame axis from its ``axes`` attribute, default 0), or None when there is none to compare."""
+    if plan.handle is None:
+        return None
+    try:
+        ds = plan.handle[join(group, "data")]
+    except (KeyError, OSError, ValueError, RuntimeError):
+        return None
+    if not isinstance(ds, h5py.Dataset) or ds.ndim < 3:
+        return None
+    names, _ = cxi.parse_axes(_attr(ds, "axes"), ds.ndim)
+    axis = names.index("experiment_identifier") if "experiment_identifier" in names else 0
+    return int(ds.shape[axis])
 
 
 def _row_values(row: np.ndarray, dtype: np.dtype, layout: _Layout) -> np.ndarray:
