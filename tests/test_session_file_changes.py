@@ -146,3 +146,11 @@ def test_discarding_after_the_file_shrank_matches_the_file_again(tmp_path):
     s.reload()
     s.discard_changes()
     assert s.tags.n_frames == 5 and not s.dirty and s.save().target == "nothing"
+
+
+def test_a_save_of_one_group_names_the_group_not_every_dataset():
+    from owlx.io.save import summarise_paths
+
+    model = [f"/entry_1/image_1/model/d{k}" for k in range(16)]
+    assert summarise_paths(model) == "model (16 datasets)"
+    assert summarise_paths(model[:3]) == "d0, d1, d2"

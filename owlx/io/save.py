@@ -109,7 +109,12 @@ def summarise_paths(paths: Sequence[str]) -> str:
     for p in leaves:
         rel = os.path.relpath(p, common).replace(os.sep, "/")
         counts.setdefault(rel.split("/", 1)[0], []).append(rel)
+    if len(counts) > MAX_NAMED:  # e.g. the 30 datasets of one model group: name the group
+        return f"{os.path.basename(common.rstrip('/')) or '/'} ({len(leaves)} datasets)"
     return ", ".join(rels[0] if len(rels) == 1 else f"{head} ({len(rels)} datasets)" for head, rels in counts.items())
+
+
+MAX_NAMED = 4  # more separate names than this make the status line unreadable
 
 
 def build_plan(path: str, writes: Sequence[GroupWrite], sidecar_for: str | None = None) -> WritePlan:
