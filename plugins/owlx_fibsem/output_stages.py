@@ -17,6 +17,7 @@ import numpy as np
 from owlx.core.fibsem_settings import RegistrationSettings
 from owlx.core.fibsem_warp import moving_boxes, sliding_boxes
 from owlx.errors import ParameterError
+from owlx.io.output_paths import refuse_input_as_output  # re-exported: the pipeline and panel use it here
 from owlx_fibsem import tasks
 from owlx_fibsem.executor import run_map
 
@@ -95,23 +96,6 @@ def quality(run, frames, pool, ctx, progress) -> None:
         ncc = np.array([r["ncc"] for r in run.metrics])
         run.summary["snr"] = (float(np.nanmean(snr_from_ncc(ncc))), float("nan"))
     run.timings["quality metrics"] = time.perf_counter() - t
-
-
-def refuse_input_as_output(output: str | os.PathLike | None, inputs) -> None:
-    """Raise :class:`ParameterError` when ``output`` names one of the files in ``inputs`` (a path
-    or a list of paths): the MRC writer would truncate the stack while it is still being read."""
-    if not output:
-        return
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    out = os.path.realpath(os.fspath(output))
-    for path in inputs or ():
-        path = os.fspath(path)
-        same = os.path.realpath(path) == out
-        if not same and os.path.exists(path) and os.path.exists(out):
-            same = os.path.samefile(path, out)
-        if same:
-            raise ParameterError(f"the output {output} is the input file itself; choose another output file")
 
 
 def check_output_folder(output: str | os.PathLike | None) -> None:
